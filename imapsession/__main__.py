@@ -1,0 +1,5 @@
+"""`python -m imapsession`."""
+
+from imapsession.cli import main
+
+raise SystemExit(main())
