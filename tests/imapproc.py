@@ -70,16 +70,22 @@ class ImapProcess:
     def _fill(self, deadline: float) -> None:
         """Read whatever the server has written, waiting until ``deadline`` at most."""
         if self._eof:
-            raise ImapEOF(f"server closed stdout; unread: {bytes(self._buf)!r}")
+            raise ImapEOF(f"server closed stdout; unread: {bytes(self._buf)!r}{self._why()}")
         fd = self.popen.stdout.fileno()
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise ImapTimeout(f"no answer within {self.timeout}s; unread: {bytes(self._buf)!r}")
+            raise ImapTimeout(f"no answer within {self.timeout}s; unread: {bytes(self._buf)!r}"
+                              f"{self._why()}")
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             self._eof = True
-            raise ImapEOF(f"server closed stdout; unread: {bytes(self._buf)!r}")
+            raise ImapEOF(f"server closed stdout; unread: {bytes(self._buf)!r}{self._why()}")
         self._buf += chunk
+
+    def _why(self) -> str:
+        """The end of the server's stderr, so a failure explains itself."""
+        text = self.stderr_text()[-3000:]
+        return f"\n--- server stderr ---\n{text}" if text else ""
 
     def _read_line(self, deadline: float) -> bytes:
         start = 0
