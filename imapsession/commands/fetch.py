@@ -1,0 +1,141 @@
+"""FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8; BINARY, RFC 3516)."""
+
+from __future__ import annotations
+
+from imapsession.protocol import serializer
+from imapsession.protocol.command import Command, FetchItem
+from imapsession.protocol.types import Section, format_date_time
+from imapsession.session import Done, Session, bad, no, ok
+from imapsession.storage.base import MessageGone
+from imapsession.view import InvalidMessageSet, format_flags, resolve
+
+_NEEDS_CONTENT = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822", "RFC822.HEADER",
+                            "RFC822.TEXT", "BODY[]", "BINARY[]", "BINARY.SIZE[]"})
+_RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
+                    "RFC822.TEXT": Section((), "TEXT")}
+
+
+class _Message:
+    """One message's bytes in wire form (CRLF), loaded at most once per command."""
+
+    def __init__(self, session: Session, uid: int):
+        self._mailbox = session.view.mailbox
+        self._uid = uid
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            from imapsession import mime
+
+            self._data = mime.to_crlf(self._mailbox.read_message(self._uid))
+        return self._data
+
+
+def handle_fetch(session: Session, command: Command) -> Done:
+    sequence, items = command.args
+    view = session.view
+    try:
+        targets = resolve(view, sequence, command.uid)
+    except InvalidMessageSet as exc:
+        return bad(str(exc))
+    if command.uid and not any(item.name == "UID" for item in items):
+        items = (FetchItem("UID"), *items)
+    sets_seen = not view.readonly and any(item.sets_seen for item in items)
+    wants_flags = any(item.name == "FLAGS" for item in items)
+    gone = 0
+    for seq, uid in targets:
+        if uid in view.gone:
+            gone += 1
+            continue
+        try:
+            session.send(_fetch_one(session, seq, uid, items, sets_seen, wants_flags))
+        except MessageGone:
+            gone += 1
+        except _UnknownCTE:
+            return no("Unknown Content-Transfer-Encoding.", "UNKNOWN-CTE")
+    if gone:
+        return no("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
+    return ok("Fetch completed.")
+
+
+class _UnknownCTE(Exception):
+    pass
+
+
+def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
+               wants_flags: bool) -> bytes:
+    view = session.view
+    message = _Message(session, uid)
+    out: list[bytes] = []
+    if sets_seen and "\\Seen" not in view.flags[uid]:
+        records, _ = view.mailbox.store_flags([uid], "add", frozenset({"\\Seen"}))
+        for record in records:
+            view.apply_own_change(record)
+        if not wants_flags:  # Dovecot reports the implicit \Seen first
+            out.append(b"FLAGS " + _flags(view, uid))
+    for item in items:
+        out.append(_item(session, view, uid, message, item))
+    return b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
+
+
+def _flags(view, uid: int) -> bytes:
+    return format_flags(view.flags[uid], uid in view.recent, view.keywords)
+
+
+def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) -> bytes:
+    name = item.name
+    if name == "UID":
+        return b"UID %d" % uid
+    if name == "FLAGS":
+        return b"FLAGS " + _flags(view, uid)
+    if name == "INTERNALDATE":
+        meta = view.mailbox.meta(uid)
+        return b'INTERNALDATE "' + format_date_time(meta.internal_date.astimezone()).encode() + b'"'
+    if name == "RFC822.SIZE":
+        return b"RFC822.SIZE %d" % view.mailbox.meta(uid).size
+    from imapsession import mime
+
+    if name == "ENVELOPE":
+        return b"ENVELOPE " + mime.envelope(message.data)
+    if name == "BODY":
+        return b"BODY " + mime.body_structure(message.data, extended=False)
+    if name == "BODYSTRUCTURE":
+        return b"BODYSTRUCTURE " + mime.body_structure(message.data, extended=True)
+    if name in _RFC822_SECTIONS:
+        return name.encode() + b" " + serializer.literal(
+            _section_bytes(message.data, _RFC822_SECTIONS[name]))
+    if name == "BODY[]":
+        data = _section_bytes(message.data, item.section)
+        label = b"BODY[" + item.section.to_wire().encode() + b"]"
+        return _partial(label, data, item.partial)
+    if name in ("BINARY[]", "BINARY.SIZE[]"):
+        try:
+            data = mime.binary(message.data, item.section.part)
+        except mime.UnknownCTE:
+            raise _UnknownCTE() from None
+        path = ".".join(str(n) for n in item.section.part).encode()
+        if name == "BINARY.SIZE[]":
+            return b"BINARY.SIZE[" + path + b"] %d" % len(data)
+        return _partial(b"BINARY[" + path + b"]", data, item.partial, binary=True)
+    raise AssertionError(f"unhandled fetch item {name}")
+
+
+def _section_bytes(data: bytes, section: Section) -> bytes:
+    from imapsession import mime
+
+    if section == Section():
+        return data
+    value = mime.section(data, section)
+    return value if value is not None else b""
+
+
+def _partial(label: bytes, data: bytes, partial: tuple[int, int] | None,
+             binary: bool = False) -> bytes:
+    if partial is not None:
+        origin, length = partial
+        label += b"<%d>" % origin
+        data = data[origin:origin + length]
+    if binary and b"\x00" in data:
+        return label + b" ~{%d}\r\n" % len(data) + data
+    return label + b" " + serializer.literal(data)

@@ -1,0 +1,79 @@
+"""SELECT, EXAMINE, STATUS, CHECK, CLOSE, UNSELECT (RFC 3501 6.3.1, 6.3.2, 6.3.10,
+6.4.1, 6.4.2; RFC 3691)."""
+
+from __future__ import annotations
+
+from imapsession.commands.mailbox import decode_mailbox_name
+from imapsession.protocol import serializer
+from imapsession.protocol.command import Command
+from imapsession.protocol.types import mutf7_encode
+from imapsession.session import Done, Session, ok
+from imapsession.view import MailboxView
+
+
+def _open(session: Session, command: Command, readonly: bool) -> Done:
+    name = decode_mailbox_name(command.args[0])
+    session.leave_selected()  # RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected
+    mailbox = session.store.open_mailbox(name, readonly=readonly)
+    view = MailboxView(mailbox)
+    try:
+        view.load()
+    except BaseException:
+        mailbox.close()
+        raise
+    for line in view.flags_lines():
+        session.send(line)
+    session.send(b"* %d EXISTS\r\n* %d RECENT\r\n" % (view.exists, len(view.recent)))
+    first_unseen = next(
+        (seq for seq, uid in enumerate(view.uids, 1) if "\\Seen" not in view.flags[uid]), None
+    )
+    if first_unseen is not None:
+        session.send(b"* OK [UNSEEN %d] First unseen.\r\n" % first_unseen)
+    session.send(b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % view.uidvalidity)
+    session.send(b"* OK [UIDNEXT %d] Predicted next UID\r\n" % view.uidnext)
+    session.enter_selected(view)
+    if readonly:
+        return ok("Examine completed.", "READ-ONLY")
+    return ok("Select completed.", "READ-WRITE")
+
+
+def handle_select(session: Session, command: Command) -> Done:
+    return _open(session, command, readonly=False)
+
+
+def handle_examine(session: Session, command: Command) -> Done:
+    return _open(session, command, readonly=True)
+
+
+def handle_status(session: Session, command: Command) -> Done:
+    wire_name, items = command.args
+    name = decode_mailbox_name(wire_name)
+    info = session.store.status(name)
+    values = {
+        "MESSAGES": info.messages, "RECENT": info.recent, "UIDNEXT": info.uidnext,
+        "UIDVALIDITY": info.uidvalidity, "UNSEEN": info.unseen,
+        "HIGHESTMODSEQ": info.highest_modseq,
+    }
+    pairs = [f"{item} {values[item]}".encode() for item in items if item in values]
+    session.send(
+        b"* STATUS " + serializer.astring(mutf7_encode(name)) + b" " + serializer.plist(pairs)
+        + b"\r\n"
+    )
+    return ok("Status completed.")
+
+
+def handle_check(session: Session, command: Command) -> Done:
+    return ok("Check completed.")
+
+
+def handle_close(session: Session, command: Command) -> Done:
+    view = session.view
+    if view is not None and not view.readonly:
+        view.mailbox.expunge()  # silently: no EXPUNGE responses (RFC 3501 6.4.2)
+    session.leave_selected()
+    return ok("Close completed.")
+
+
+def handle_unselect(session: Session, command: Command) -> Done:
+    session.leave_selected()
+    return ok("Unselect completed.")

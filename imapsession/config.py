@@ -1,0 +1,72 @@
+"""Command line and environment into one ``Config`` value: mail location, mode, limits."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+
+import attrs
+
+# environment variables that name a network peer (xinetd, socat, tcpserver, systemd)
+PEER_VARIABLES = ("REMOTE_HOST", "SOCAT_PEERADDR", "TCPREMOTEIP", "LISTEN_FDS")
+
+
+@attrs.frozen
+class MailLocation:
+    """``MAIL=`` as Dovecot reads it: ``FORMAT:PATH[:KEY=VALUE...]``."""
+
+    format: str
+    path: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str, home: str) -> MailLocation:
+        fmt, sep, rest = text.partition(":")
+        if not sep:  # a bare path: Dovecot guesses; we take it as a Maildir
+            fmt, rest = "maildir", text
+        fmt = fmt.lower()
+        if fmt not in ("maildir",):
+            raise ValueError(f"unsupported mail format {fmt!r} (supported: maildir)")
+        path, *extra = rest.split(":")
+        options = []
+        for item in extra:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ValueError(f"bad mail location option {item!r}")
+            options.append((key.upper(), _expand(value, home)))
+        if not path:
+            raise ValueError("mail location has no path")
+        return cls(fmt, _expand(path, home), tuple(options))
+
+
+def _expand(path: str, home: str) -> str:
+    if path == "~" or path.startswith("~/"):
+        return home + path[1:]
+    return path
+
+
+def peer_reason(environ: dict[str, str], stdin_fd: int = 0) -> str | None:
+    """Why a network peer may be on the other end, or None when there is none.
+
+    Preauth hands the invoking user's mail to whoever is on stdin, so it is only
+    the default where no network can be involved.
+    """
+    for name in PEER_VARIABLES:
+        if environ.get(name):
+            return f"{name} is set in the environment"
+    try:
+        mode = os.fstat(stdin_fd).st_mode
+    except OSError:
+        return None
+    if stat.S_ISSOCK(mode):
+        try:
+            sock = socket.socket(fileno=os.dup(stdin_fd))
+        except OSError:
+            return "standard input is a socket of unknown kind"
+        try:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                return "standard input is a network socket"
+        finally:
+            sock.close()
+    return None

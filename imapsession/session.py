@@ -1,0 +1,364 @@
+"""The IMAP session: states, which commands each state accepts, and dispatch.
+
+Theory of operation
+-------------------
+The session is sans-I/O: ``receive(bytes)`` returns the bytes to send. Inside,
+the framer cuts commands out of the stream, the grammar parses them, and the
+table below says whether the current state accepts each; a handler in
+``commands/`` runs it and answers with a ``Done``. After each command in the
+selected state the mailbox view is refreshed (``view.py``: the one place that
+decides when EXISTS/EXPUNGE/FETCH FLAGS may go out), then the tagged line is
+written. Every state change happens in this file.
+
+    NOT_AUTHENTICATED --LOGIN/AUTHENTICATE--> AUTHENTICATED   (login mode)
+    (preauth starts in AUTHENTICATED)
+    AUTHENTICATED --SELECT/EXAMINE ok--> SELECTED
+    SELECTED --SELECT/EXAMINE fail, CLOSE, UNSELECT--> AUTHENTICATED
+    any --LOGOUT, BYE--> LOGOUT
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from imapsession.protocol import framing
+from imapsession.protocol.command import Command
+from imapsession.protocol.grammar import ParseError, parse_command, tag_of
+
+if TYPE_CHECKING:
+    from imapsession.storage.base import MailStore
+    from imapsession.view import MailboxView
+
+log = logging.getLogger("imapsession")
+
+
+class State(enum.Enum):
+    NOT_AUTHENTICATED = "not authenticated"
+    AUTHENTICATED = "authenticated"
+    SELECTED = "selected"
+    LOGOUT = "logout"
+
+
+ANY = frozenset(State) - {State.LOGOUT}
+AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
+SELECTED = frozenset({State.SELECTED})
+NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
+
+# command -> (states that accept it, handler module in imapsession.commands)
+COMMANDS: dict[str, tuple[frozenset[State], str]] = {
+    "CAPABILITY": (ANY, "any"),
+    "NOOP": (ANY, "any"),
+    "LOGOUT": (ANY, "any"),
+    "ID": (ANY, "any"),
+    "ENABLE": (AUTH, "any"),
+    "STARTTLS": (NOT_AUTH, "auth"),
+    "LOGIN": (NOT_AUTH, "auth"),
+    "AUTHENTICATE": (NOT_AUTH, "auth"),
+    "SELECT": (AUTH, "select"),
+    "EXAMINE": (AUTH, "select"),
+    "CREATE": (AUTH, "mailbox"),
+    "DELETE": (AUTH, "mailbox"),
+    "RENAME": (AUTH, "mailbox"),
+    "SUBSCRIBE": (AUTH, "mailbox"),
+    "UNSUBSCRIBE": (AUTH, "mailbox"),
+    "LIST": (AUTH, "list"),
+    "LSUB": (AUTH, "list"),
+    "NAMESPACE": (AUTH, "list"),
+    "STATUS": (AUTH, "select"),
+    "APPEND": (AUTH, "append"),
+    "IDLE": (AUTH, "idle"),
+    "CHECK": (SELECTED, "select"),
+    "CLOSE": (SELECTED, "select"),
+    "UNSELECT": (SELECTED, "select"),
+    "EXPUNGE": (SELECTED, "expunge"),
+    "SEARCH": (SELECTED, "search"),
+    "FETCH": (SELECTED, "fetch"),
+    "STORE": (SELECTED, "store"),
+    "COPY": (SELECTED, "copy_move"),
+    "MOVE": (SELECTED, "copy_move"),
+}
+
+# RFC 3501 7.4.1: no EXPUNGE while answering these (their UID forms may have one)
+NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
+MAX_BAD_IN_A_ROW = 20
+
+
+@attrs.frozen
+class Limits:
+    max_line: int = 64 * 1024
+    max_literal: int = 64 * 1024
+    max_append: int = 100 * 1024 * 1024
+    max_discard: int = 1024 * 1024  # refused non-sync literals up to this are read and dropped
+
+
+@attrs.frozen
+class Done:
+    """A command's tagged completion."""
+
+    status: str  # "OK", "NO" or "BAD"
+    text: str
+    code: str | None = None
+
+    def line(self, tag: str) -> bytes:
+        code = f"[{self.code}] " if self.code else ""
+        return f"{tag} {self.status} {code}{self.text}\r\n".encode("utf-8", "replace")
+
+
+def ok(text: str = "Completed", code: str | None = None) -> Done:
+    return Done("OK", text, code)
+
+
+def no(text: str, code: str | None = None) -> Done:
+    return Done("NO", text, code)
+
+
+def bad(text: str, code: str | None = None) -> Done:
+    return Done("BAD", text, code)
+
+
+class CommandError(Exception):
+    """Raised by handlers to end a command with NO or BAD."""
+
+    def __init__(self, done: Done):
+        super().__init__(done.text)
+        self.done = done
+
+
+class Session:
+    """One IMAP session; see the module docstring."""
+
+    def __init__(
+        self,
+        store: MailStore | None,
+        user: str | None,
+        limits: Limits = Limits(),
+        capabilities_extra: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.user = user
+        self.limits = limits
+        self.clock = clock
+        self.state = State.AUTHENTICATED if store is not None else State.NOT_AUTHENTICATED
+        self.view: MailboxView | None = None
+        self.framer = framing.Framer(self._literal_policy, limits.max_line)
+        self.output: list[bytes] = []
+        self.bad_in_a_row = 0
+        self.enabled: set[str] = set()
+        self.enableable: frozenset[str] = frozenset()
+        self.idling: Command | None = None
+        self.idle_buffer = b""
+        self.capabilities_extra = capabilities_extra
+        self.expunged_total = 0
+
+    # --- output ---------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        self.output.append(data)
+
+    def take_output(self) -> bytes:
+        data = b"".join(self.output)
+        self.output.clear()
+        return data
+
+    @property
+    def finished(self) -> bool:
+        return self.state is State.LOGOUT
+
+    def capabilities(self) -> list[str]:
+        caps = ["IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT",
+                "UIDPLUS", "MOVE", "CHILDREN", f"APPENDLIMIT={self.limits.max_append}"]
+        return caps + list(self.capabilities_extra)
+
+    def greeting(self) -> bytes:
+        caps = " ".join(self.capabilities())
+        if self.state is State.AUTHENTICATED:
+            return f"* PREAUTH [CAPABILITY {caps}] Logged in as {self.user}\r\n".encode()
+        return f"* OK [CAPABILITY {caps}] imapsession ready.\r\n".encode()
+
+    def bye(self, text: str) -> bytes:
+        """End the session from outside (timeouts, shutdown)."""
+        self.state = State.LOGOUT
+        self.send(f"* BYE {text}\r\n".encode())
+        return self.take_output()
+
+    # --- input ----------------------------------------------------------------------
+
+    def receive(self, data: bytes) -> bytes:
+        """Feed client bytes; run every complete command; return what to send."""
+        if self.idling is not None:
+            data = self._idle_input(data)
+        self.framer.feed(data)
+        while not self.finished and self.idling is None:
+            event = self.framer.next_event()
+            self.output.extend(self.framer.continuations)
+            self.framer.continuations.clear()
+            if event is None:
+                break
+            self._event(event)
+        return self.take_output()
+
+    def _idle_input(self, data: bytes) -> bytes:
+        """While idling, only DONE (or garbage, ending IDLE with BAD) is read."""
+        from imapsession.commands import idle
+
+        rest = idle.consume(self, data)
+        return rest
+
+    def _event(self, event) -> None:
+        if isinstance(event, framing.Frame):
+            try:
+                command = parse_command(event)
+            except ParseError as exc:
+                for literal in event.literals:  # a spooled APPEND that will not happen
+                    if not isinstance(literal, bytes):
+                        literal.discard()
+                self._bad(exc.tag, exc.text)
+                return
+            self.run(command)
+        elif isinstance(event, framing.LineTooLong):
+            self._bad(tag_of(event.head), "Too long command line")
+        elif isinstance(event, framing.Rejected):
+            self.send(event.response)
+            if event.fatal:
+                self.state = State.LOGOUT
+            else:
+                self._count_bad()
+
+    def _bad(self, tag: str | None, text: str) -> None:
+        prefix = tag if tag else "*"
+        self.send(f"{prefix} BAD Error in IMAP command: {text}\r\n".encode("utf-8", "replace"))
+        self._count_bad()
+
+    def _count_bad(self) -> None:
+        self.bad_in_a_row += 1
+        if self.bad_in_a_row >= MAX_BAD_IN_A_ROW:
+            self.send(b"* BYE Too many invalid IMAP commands.\r\n")
+            self.state = State.LOGOUT
+
+    def _literal_policy(self, request: framing.LiteralRequest) -> framing.Accept | framing.Refuse:
+        tag = tag_of(request.head) or "*"
+        words = request.head.split(b" ", 3)
+        name = words[1].upper() if len(words) > 1 else b""
+        if name == b"UID" and len(words) > 2:
+            name = words[2].upper()
+        if name == b"APPEND" and self.state in AUTH:
+            if request.size > self.limits.max_append:
+                if request.synchronising:
+                    return framing.Refuse(
+                        f"{tag} NO [TOOBIG] Message is larger than APPENDLIMIT\r\n".encode())
+                return framing.Refuse(b"* BYE [TOOBIG] Message is larger than APPENDLIMIT\r\n",
+                                      fatal=True)
+            if request.size > self.limits.max_literal:
+                return framing.Accept(self._append_spool(request.head))
+            return framing.Accept()
+        if request.size > self.limits.max_literal:
+            text = f"{tag} BAD [TOOBIG] Literal too large\r\n".encode()
+            if request.synchronising:
+                return framing.Refuse(text)
+            if request.size > self.limits.max_discard:
+                return framing.Refuse(b"* BYE [TOOBIG] Literal too large\r\n", fatal=True)
+            return framing.Refuse(text)
+        return framing.Accept()
+
+    def _append_spool(self, head: bytes):
+        """A spool file for a large APPEND, in the target mailbox's tmp/ when it can be named."""
+        from imapsession.commands.mailbox import decode_mailbox_name
+
+        target = None
+        try:
+            command = parse_command(framing.Frame((head.split(b"\r\n")[0] + b" {0}", b""), (b"",)))
+            target = decode_mailbox_name(command.args[0])
+        except Exception:  # noqa: BLE001 - any unparseable head spools to the root
+            target = None
+        assert self.store is not None
+        try:
+            return self.store.new_spool(target)
+        except Exception:  # noqa: BLE001 - e.g. the target does not exist
+            return self.store.new_spool(None)
+
+    # --- running commands ----------------------------------------------------------------
+
+    def run(self, command: Command) -> None:
+        entry = COMMANDS.get(command.name)
+        if entry is None:
+            self._bad(command.tag, f"Unknown command {command.name}")
+            return
+        states, module_name = entry
+        if self.state not in states:
+            self._bad(command.tag, self._wrong_state(command.name, states))
+            return
+        self.bad_in_a_row = 0
+        done = self._dispatch(command, module_name)
+        if done is None:  # the command continues (IDLE)
+            return
+        self.finish(command, done)
+
+    def finish(self, command: Command, done: Done) -> None:
+        if self.view is not None and self.state is State.SELECTED and command.name != "LOGOUT":
+            allow = command.uid or command.name not in NO_EXPUNGE_DURING
+            try:
+                for line in self.view.refresh(allow, with_uid=command.uid):
+                    self.send(line)
+            except Exception:  # noqa: BLE001 - reported like any internal error
+                done = self.internal_error(command)
+        if done.status == "BAD":
+            self._count_bad()
+        self.send(done.line(command.tag))
+
+    def _wrong_state(self, name: str, states: frozenset[State]) -> str:
+        if self.state is State.NOT_AUTHENTICATED:
+            return f"{name} is not allowed before authentication"
+        if states == SELECTED:
+            return f"{name} needs a selected mailbox"
+        if states == NOT_AUTH:
+            return f"{name} is not allowed after authentication"
+        return f"{name} is not allowed in the {self.state.value} state"
+
+    def _dispatch(self, command: Command, module_name: str) -> Done | None:
+        import importlib
+
+        from imapsession.storage.base import StorageError
+
+        module = importlib.import_module(f"imapsession.commands.{module_name}")
+        handler = getattr(module, "handle_" + command.name.lower())
+        try:
+            return handler(self, command)
+        except CommandError as exc:
+            return exc.done
+        except StorageError as exc:
+            return no(exc.text, exc.code)
+        except Exception:  # noqa: BLE001 - every failure is answered, never a traceback
+            return self.internal_error(command)
+
+    def internal_error(self, command: Command) -> Done:
+        log.exception("internal error in %s", command.name)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock()))
+        return no(
+            f"Internal error occurred. Refer to server log for more information. [{stamp}]",
+            "SERVERBUG",
+        )
+
+    # --- state changes (only here) ------------------------------------------------------
+
+    def enter_selected(self, view: MailboxView) -> None:
+        self.leave_selected()
+        self.view = view
+        self.state = State.SELECTED
+
+    def leave_selected(self) -> None:
+        if self.view is not None:
+            self.view.mailbox.close()
+        self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    def logout(self) -> None:
+        self.leave_selected()
+        self.state = State.LOGOUT
