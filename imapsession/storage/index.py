@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS tombstone (
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstone_modseq ON tombstone (mailbox_id, modseq);
+CREATE TABLE IF NOT EXISTS snapshot (      -- the whole UID map at one modseq, packed,
+    mailbox_id INTEGER PRIMARY KEY,          -- so a SELECT reads one row, not thousands
+    modseq INTEGER NOT NULL,
+    uids BLOB NOT NULL,                      -- array('I')
+    modseqs BLOB NOT NULL,                   -- array('Q')
+    flag_ids BLOB NOT NULL,                  -- array('I') into flag_sets
+    flag_sets TEXT NOT NULL                  -- distinct flag texts, newline-separated
+);
 CREATE TABLE IF NOT EXISTS message_cache (   -- envelope, body structure, ... later
     mailbox_id INTEGER NOT NULL,
     uid INTEGER NOT NULL,

@@ -606,6 +606,72 @@ def _check_flags(flags: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+_SNAPSHOT_SLACK = 200  # changes since the snapshot before a reader rewrites it
+
+
+def _all_records(db: sqlite3.Connection, box_id: int) -> tuple[tuple[MessageRecord, ...], bool]:
+    """Every message, from the packed snapshot plus the changes after it; (records, stale)."""
+    from array import array
+
+    snap = db.execute(
+        "SELECT modseq, uids, modseqs, flag_ids, flag_sets FROM snapshot WHERE mailbox_id = ?",
+        (box_id,),
+    ).fetchone()
+    if snap is None:
+        rows = db.execute(
+            "SELECT uid, flags, modseq FROM message WHERE mailbox_id = ? ORDER BY uid", (box_id,)
+        ).fetchall()
+        return tuple(MessageRecord(u, _flag_set(f), m) for u, f, m in rows), True
+    base_modseq, raw_uids, raw_modseqs, raw_ids, texts = snap
+    uids, modseqs, ids = array("I"), array("Q"), array("I")
+    uids.frombytes(raw_uids)
+    modseqs.frombytes(raw_modseqs)
+    ids.frombytes(raw_ids)
+    sets = [_flag_set(t) for t in texts.split("\n")]
+    delta = db.execute(
+        "SELECT uid, flags, modseq FROM message WHERE mailbox_id = ? AND modseq > ?",
+        (box_id, base_modseq),
+    ).fetchall()
+    gone = db.execute(
+        "SELECT uid FROM tombstone WHERE mailbox_id = ? AND modseq > ?", (box_id, base_modseq)
+    ).fetchall()
+    if not delta and not gone:
+        flag_list = [sets[i] for i in ids.tolist()]
+        return tuple(map(MessageRecord, uids.tolist(), flag_list, modseqs.tolist())), False
+    merged = {
+        u: (sets[i], m) for u, i, m in zip(uids.tolist(), ids.tolist(), modseqs.tolist(), strict=True)
+    }
+    for (uid,) in gone:
+        merged.pop(uid, None)
+    for uid, flags, modseq in delta:
+        merged[uid] = (_flag_set(flags), modseq)
+    records = tuple(MessageRecord(u, *merged[u]) for u in sorted(merged))
+    return records, len(delta) + len(gone) > _SNAPSHOT_SLACK
+
+
+def _save_snapshot(
+    index: Index, box_id: int, modseq: int, records: tuple[MessageRecord, ...]
+) -> None:
+    """Pack the UID map as of ``modseq`` so the next full sync reads one row."""
+    from array import array
+
+    texts: dict[frozenset[str], int] = {}
+    ids = array("I", [texts.setdefault(r.flags, len(texts)) for r in records])
+    with index.write() as db:
+        db.execute(
+            "INSERT OR REPLACE INTO snapshot (mailbox_id, modseq, uids, modseqs, flag_ids,"
+            " flag_sets) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                box_id,
+                modseq,
+                array("I", [r.uid for r in records]).tobytes(),
+                array("Q", [r.modseq for r in records]).tobytes(),
+                ids.tobytes(),
+                "\n".join(_flag_text(f) for f in texts),
+            ),
+        )
+
+
 def _datetime_from_ns(ns: int) -> datetime:
     return datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).astimezone()
 
@@ -664,7 +730,10 @@ class MaildirMailbox(Mailbox):
             uidvalidity, uidnext, highest = row[1], row[2], row[3]
             changed: tuple[MessageRecord, ...] = ()
             expunged: tuple[int, ...] = ()
-            if since_modseq < highest:
+            stale = False
+            if since_modseq == 0 and highest > 0:
+                changed, stale = _all_records(db, box_id)
+            elif since_modseq < highest:
                 changed = tuple(
                     MessageRecord(uid, _flag_set(flags), modseq)
                     for uid, flags, modseq in db.execute(
@@ -684,6 +753,8 @@ class MaildirMailbox(Mailbox):
                     )
         finally:
             db.execute("COMMIT")
+        if since_modseq == 0 and stale:
+            _save_snapshot(self._store.index, box_id, highest, changed)
         self._folder.keywords.load()
         return SyncResult(
             uidvalidity=uidvalidity,
@@ -1037,7 +1108,7 @@ class MaildirStore(MailStore):
         )
 
     def _drop_rows(self, db: sqlite3.Connection, box_id: int) -> None:
-        for table in ("message", "tombstone", "message_cache"):
+        for table in ("message", "tombstone", "message_cache", "snapshot"):
             db.execute(f"DELETE FROM {table} WHERE mailbox_id = ?", (box_id,))
         db.execute("DELETE FROM mailbox WHERE id = ?", (box_id,))
 
