@@ -88,11 +88,30 @@ def decode_component(text: str) -> str:
     """Inverse of ``encode_component``; ValueError for anything it would not produce."""
     out = []
     for token in _TOKENS.findall(text):
-        out.append("." if token == DOT_ESCAPE else mutf7_decode(token))
+        if token == DOT_ESCAPE:
+            out.append(".")
+        elif token.startswith("&") and len(token) > 2:
+            out.append(_decode_shifted(token[1:-1]))
+        else:
+            out.append(mutf7_decode(token))
     decoded = "".join(out)
     if encode_component(decoded) != text:
         raise ValueError(f"non-canonical folder name component {text!r}")
     return decoded
+
+
+def _decode_shifted(chunk: str) -> str:
+    """One ``&...-`` run; strictness comes from the re-encoding check in the caller."""
+    import base64
+    import binascii
+
+    if not re.fullmatch(r"[A-Za-z0-9+,]+", chunk):
+        raise ValueError("bad modified UTF-7")
+    try:
+        raw = base64.b64decode(chunk.replace(",", "/") + "=" * (-len(chunk) % 4), validate=True)
+        return raw.decode("utf-16-be")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("bad modified UTF-7") from exc
 
 
 def folder_dirname(name: str) -> str:
