@@ -20,11 +20,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def run(session: Session, in_fd: int = 0, out_fd: int = 1,
-        autologout_seconds: float = 30 * 60) -> int:
-    """Serve one session until LOGOUT, BYE or end of input; returns the exit status."""
+        autologout_seconds: float = 30 * 60, greeted: bool = False) -> int:
+    """Serve one session until LOGOUT, BYE or end of input; returns the exit status.
+
+    ``greeted``: the caller already sent the greeting (before the heavy imports).
+    """
     from imapsession.commands import idle
 
-    _write_all(out_fd, session.greeting())
+    if not greeted:
+        _write_all(out_fd, session.greeting())
     last_input = time.monotonic()
     bytes_in = 0
     try:

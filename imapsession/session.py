@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from imapsession import greeting
 from imapsession.protocol import framing
 from imapsession.protocol.command import Command
 from imapsession.protocol.grammar import ParseError, parse_command, tag_of
@@ -172,15 +173,11 @@ class Session:
         return self.state is State.LOGOUT
 
     def capabilities(self) -> list[str]:
-        caps = ["IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT",
-                "UIDPLUS", "MOVE", "CHILDREN", f"APPENDLIMIT={self.limits.max_append}"]
-        return caps + list(self.capabilities_extra)
+        return greeting.capabilities(self.limits.max_append, self.capabilities_extra)
 
     def greeting(self) -> bytes:
-        caps = " ".join(self.capabilities())
-        if self.state is State.AUTHENTICATED:
-            return f"* PREAUTH [CAPABILITY {caps}] Logged in as {self.user}\r\n".encode()
-        return f"* OK [CAPABILITY {caps}] imapsession ready.\r\n".encode()
+        preauth = self.user if self.state is State.AUTHENTICATED else None
+        return greeting.greeting(preauth, self.capabilities())
 
     def bye(self, text: str) -> bytes:
         """End the session from outside (timeouts, shutdown)."""

@@ -1,0 +1,21 @@
+"""The capability list and the greeting, importable before anything heavy.
+
+A process is spawned per connection, so the greeting goes out before attrs,
+sqlite3 or the storage code are imported; this module imports nothing.
+"""
+
+from __future__ import annotations
+
+DEFAULT_APPEND_LIMIT = 100 * 1024 * 1024
+
+
+def capabilities(append_limit: int = DEFAULT_APPEND_LIMIT, extra: tuple[str, ...] = ()) -> list[str]:
+    return ["IMAP4rev1", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT",
+            "UIDPLUS", "MOVE", "CHILDREN", f"APPENDLIMIT={append_limit}", *extra]
+
+
+def greeting(preauth_user: str | None, caps: list[str]) -> bytes:
+    text = " ".join(caps)
+    if preauth_user is not None:
+        return f"* PREAUTH [CAPABILITY {text}] Logged in as {preauth_user}\r\n".encode()
+    return f"* OK [CAPABILITY {text}] imapsession ready.\r\n".encode()
