@@ -61,6 +61,7 @@ class ImapProcess:
         self._cleanup = list(cleanup)
         self._buf = bytearray()
         self._eof = False
+        self.bytes_received = 0  # every octet read from the server, for throughput figures
         self._tags = (f"A{n:04d}" for n in itertools.count(1))
         self.peak_rss_kb: int | None = None
         self.greeting = self.read_response()
@@ -80,6 +81,7 @@ class ImapProcess:
         if not chunk:
             self._eof = True
             raise ImapEOF(f"server closed stdout; unread: {bytes(self._buf)!r}{self._why()}")
+        self.bytes_received += len(chunk)
         self._buf += chunk
 
     def _why(self) -> str:
