@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imapsession.protocol.command import Command
-from imapsession.protocol.types import mutf7_decode
+from imapsession.protocol.types import mutf7_decode, mutf7_encode
 from imapsession.session import CommandError, Done, Session, no, ok
 
 
@@ -13,6 +13,8 @@ def decode_mailbox_name(wire_name: str) -> str:
         name = mutf7_decode(wire_name)
     except ValueError as exc:
         raise CommandError(no(f"Invalid mailbox name: {exc}", "CANNOT")) from None
+    if mutf7_encode(name) != wire_name:  # e.g. "&Jjo-&Jjo-": one name, two spellings
+        raise CommandError(no("Invalid mailbox name: not canonical modified UTF-7", "CANNOT"))
     return "INBOX" if name.upper() == "INBOX" else name
 
 
