@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import random
 import shutil
@@ -175,14 +176,34 @@ def timed(proc: imapproc.ImapProcess, line: str) -> tuple[float, list[bytes]]:
 
 
 def rss_mb(proc: imapproc.ImapProcess) -> float:
+    proc.peak_rss_kb = None
     proc._note_rss()
     return (proc.peak_rss_kb or 0) / 1024
 
 
 def one_run(server: Server, source: Path, samples: list[bytes], results: dict) -> None:
-    """Every measurement once for one server, on a fresh copy."""
+    """Every measurement once for one server, on a fresh copy.
+
+    A measurement whose command fails is recorded as NaN (shown as "failed") and the
+    run goes on, so a server that is not finished still gets its other figures.
+    """
     def put(name: str, value: float) -> None:
         results.setdefault(name, {}).setdefault(server.label, []).append(value)
+
+    def measure(name: str, proc: imapproc.ImapProcess, line: str, scale: float = 1.0) -> None:
+        try:
+            put(name, timed(proc, line)[0] * scale)
+        except (RuntimeError, AssertionError) as exc:
+            print(f"  {server.label}: {name} failed: {str(exc)[:300]}", file=sys.stderr)
+            put(name, math.nan)
+
+    def finish(proc: imapproc.ImapProcess) -> float:
+        peak = rss_mb(proc)
+        try:
+            proc.logout()
+        except AssertionError:
+            proc.close()
+        return peak
 
     # spawn to greeting, on an empty maildir
     top, home, mail = imapproc.make_home(None, server.owner)
@@ -194,56 +215,70 @@ def one_run(server: Server, source: Path, samples: list[bytes], results: dict) -
 
     top, home, mail = link_copy(source, server.owner)
     try:
-        peak = 0.0
         proc = server.spawn(home, mail)
-        put("SELECT INBOX, first (ms)", timed(proc, "SELECT INBOX")[0] * 1000)
-        put("FETCH 1:* (FLAGS UID RFC822.SIZE), first (ms)",
-            timed(proc, "FETCH 1:* (FLAGS UID RFC822.SIZE)")[0] * 1000)
-        put("FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE), first (s)",
-            timed(proc, "FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")[0])
-        peak = max(peak, rss_mb(proc))
-        proc.logout()
+        measure("SELECT INBOX, first (ms)", proc, "SELECT INBOX", 1000)
+        measure("FETCH 1:* (FLAGS UID RFC822.SIZE), first (ms)", proc,
+                "FETCH 1:* (FLAGS UID RFC822.SIZE)", 1000)
+        measure("FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE), first (s)", proc,
+                "FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")
+        peak = finish(proc)
 
         proc = server.spawn(home, mail)
-        put("SELECT INBOX, again (ms)", timed(proc, "SELECT INBOX")[0] * 1000)
-        put("FETCH 1:* (FLAGS UID RFC822.SIZE), again (ms)",
-            timed(proc, "FETCH 1:* (FLAGS UID RFC822.SIZE)")[0] * 1000)
-        put("FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE), again (s)",
-            timed(proc, "FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")[0])
-        before = proc.bytes_received
-        elapsed, _ = timed(proc, "FETCH 1:* BODY.PEEK[]")
-        put("FETCH 1:* BODY.PEEK[] (MB/s)", (proc.bytes_received - before) / 1e6 / elapsed)
-        elapsed, found = timed(proc, f'SEARCH TEXT "{SEARCH_WORD}"')
-        put(f'SEARCH TEXT "{SEARCH_WORD}" (s)', elapsed)
-        put(f'  matches of TEXT "{SEARCH_WORD}"', len(found[0].split()) - 2)
-        put(f'SEARCH HEADER Subject "{SEARCH_WORD}" (ms)',
-            timed(proc, f'SEARCH HEADER Subject "{SEARCH_WORD}"')[0] * 1000)
-        peak = max(peak, rss_mb(proc))
-        proc.logout()
+        measure("SELECT INBOX, again (ms)", proc, "SELECT INBOX", 1000)
+        measure("FETCH 1:* (FLAGS UID RFC822.SIZE), again (ms)", proc,
+                "FETCH 1:* (FLAGS UID RFC822.SIZE)", 1000)
+        measure("FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE), again (s)", proc,
+                "FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)")
+        name = "FETCH 1:* BODY.PEEK[] (MB/s)"
+        before, started = proc.bytes_received, time.perf_counter()
+        measure(name, proc, "FETCH 1:* BODY.PEEK[]")
+        if not math.isnan(results[name][server.label][-1]):
+            results[name][server.label][-1] = ((proc.bytes_received - before) / 1e6
+                                               / (time.perf_counter() - started))
+        measure(f'SEARCH TEXT "{SEARCH_WORD}" (s)', proc, f'SEARCH TEXT "{SEARCH_WORD}"')
+        measure(f'SEARCH HEADER Subject "{SEARCH_WORD}" (ms)', proc,
+                f'SEARCH HEADER Subject "{SEARCH_WORD}"', 1000)
+        try:
+            found = proc.command(f'SEARCH TEXT "{SEARCH_WORD}"')[0]
+            count = len(found.split()) - 2 if found.startswith(b"* SEARCH") else math.nan
+            put(f'  matches of TEXT "{SEARCH_WORD}"', count)
+        except AssertionError:
+            put(f'  matches of TEXT "{SEARCH_WORD}"', math.nan)
+        peak = max(peak, finish(proc))
 
         proc = server.spawn(home, mail)
-        timed(proc, "CREATE Bench")
-        started = time.perf_counter()
-        for data in samples:
-            responses = proc.command("APPEND Bench (\\Seen)", [data])
-            if imapproc.status_of(responses) != b"OK":
-                raise RuntimeError(f"APPEND: {responses[-1]!r}")
-        put(f"APPEND of {len(samples)} messages (s)", time.perf_counter() - started)
-        peak = max(peak, rss_mb(proc))
-        proc.logout()
+        name = f"APPEND of {len(samples)} messages (s)"
+        try:
+            timed(proc, "CREATE Bench")
+            started = time.perf_counter()
+            for data in samples:
+                responses = proc.command("APPEND Bench (\\Seen)", [data])
+                if imapproc.status_of(responses) != b"OK":
+                    raise RuntimeError(f"APPEND: {responses[-1]!r}")
+            put(name, time.perf_counter() - started)
+        except (RuntimeError, AssertionError) as exc:
+            print(f"  {server.label}: {name} failed: {str(exc)[:300]}", file=sys.stderr)
+            put(name, math.nan)
+        peak = max(peak, finish(proc))
         put("peak RSS (MB)", peak)
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def _median(values: list[float]) -> float:
+    good = [v for v in values if not math.isnan(v)]
+    return statistics.median(good) if good else math.nan
 
 
 def report(results: dict, labels: list[str]) -> str:
     ours, dovecot = labels
     rows = [f"{'measurement':<52} {ours:>12} {dovecot:>12} {'ratio':>8}"]
     for name, by_server in results.items():
-        a = statistics.median(by_server[ours])
-        b = statistics.median(by_server[dovecot])
-        ratio = f"{a / b:8.2f}" if b else "       -"
-        rows.append(f"{name:<52} {a:12.3f} {b:12.3f} {ratio}")
+        a = _median(by_server.get(ours, []))
+        b = _median(by_server.get(dovecot, []))
+        ratio = f"{a / b:8.2f}" if b and not math.isnan(a) and not math.isnan(b) else "       -"
+        cells = ["      failed" if math.isnan(v) else f"{v:12.3f}" for v in (a, b)]
+        rows.append(f"{name:<52} {cells[0]} {cells[1]} {ratio}")
     return "\n".join(rows)
 
 
