@@ -114,7 +114,7 @@ def _skip_value(data: bytes, pos: int) -> int:
                 pos += 1
                 if depth == 0:
                     return pos
-            elif char in (b'"', b"{"):
+            elif char in (b'"', b"{") or data[pos : pos + 2] == b"~{":
                 pos = _skip_value(data, pos)
             else:
                 pos += 1
@@ -123,6 +123,9 @@ def _skip_value(data: bytes, pos: int) -> int:
         while data[pos : pos + 1] != b'"':
             pos += 2 if data[pos : pos + 1] == b"\\" else 1
         return pos + 1
+    if char == b"~" and data[pos + 1 : pos + 2] == b"{":
+        pos += 1
+        char = b"{"
     if char == b"{":
         match = _LITERAL.match(data, pos)
         if match is None:
@@ -137,7 +140,8 @@ def fetch_items(response: bytes) -> dict[int, dict[bytes, bytes]]:
     """Map message number -> {item name as sent: raw value bytes} for every FETCH.
 
     Item names keep their section and origin (``BODY[1.MIME]``, ``BODY[]<0>``);
-    values are the exact wire bytes (a literal includes its ``{n}CRLF``).
+    values are the exact wire bytes (a literal includes its ``{n}CRLF``, a
+    literal8 its ``~{n}CRLF``).
     Several FETCH responses for one message are merged.
     """
     result: dict[int, dict[bytes, bytes]] = {}
