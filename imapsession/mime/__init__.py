@@ -1,24 +1,37 @@
 """Message structure: parts with byte offsets, ENVELOPE, BODYSTRUCTURE, sections.
 
 Every function takes the message in its CRLF wire form (``to_crlf``), so
-offsets and sizes are the octets a client sees.  Nothing here imports the
-``email`` package at import time.
+offsets and sizes are the octets a client sees.  Importing this package
+does not import the ``email`` package (only ``date_header`` does, when called).
 """
 
 from __future__ import annotations
 
+from .binary import UnknownCTE, binary, binary_size
 from .bodystructure import body_structure
 from .crlf import to_crlf
+from .decode import all_decoded_headers, date_header, decoded_body_texts, decoded_headers
 from .envelope import envelope
+from .sections import header_fields, missing_section_value, section
 from .structure import MAX_NESTED_PARTS, MAX_TOTAL_PARTS, Part, find_part, parse
 
 __all__ = [
     "MAX_NESTED_PARTS",
     "MAX_TOTAL_PARTS",
     "Part",
+    "UnknownCTE",
+    "all_decoded_headers",
+    "binary",
+    "binary_size",
     "body_structure",
+    "date_header",
+    "decoded_body_texts",
+    "decoded_headers",
     "envelope",
     "find_part",
+    "header_fields",
+    "missing_section_value",
     "parse",
+    "section",
     "to_crlf",
 ]
