@@ -22,7 +22,7 @@ In ``S:`` lines everything is literal except these placeholders:
 ``<date>``  an IMAP date-time, e.g. ``17-Jul-1996 02:44:25 -0700``
 ``<*>``     any text (not a line break)
 
-``C+`` sends its text without a line ending (to split a command), ``C~`` sends it
+``C:`` or ``S:`` alone is an empty line. ``C+`` sends its text without a line ending (to split a command), ``C~`` sends it
 with a bare LF. Every answer is checked for a Python traceback and, unless
 the client was made with ``allow_serverbug=True``, for ``[SERVERBUG]``.
 """
