@@ -38,7 +38,8 @@ def header_fields(header: bytes, fields: tuple[str, ...], exclude: bool) -> byte
     """HEADER.FIELDS (``exclude`` false) or HEADER.FIELDS.NOT of a header block.
 
     Matching fields are kept whole (with their continuation lines), in
-    message order.  HEADER.FIELDS always ends with a blank line;
+    message order.  HEADER.FIELDS always ends with a blank line (and ends
+    a last field that lacks its newline with CRLF);
     HEADER.FIELDS.NOT only when the header itself had one (Dovecot's header
     filter passes the end-of-header line through).  Names match
     case-insensitively, ignoring blanks before the colon.
@@ -48,7 +49,7 @@ def header_fields(header: bytes, fields: tuple[str, ...], exclude: bool) -> byte
     for name, _value, start, end in iter_fields(header):
         if (name.lower() in wanted) != exclude:
             out += header[start:end]
-            if not header[start:end].endswith(b"\n"):
+            if not exclude and not header[start:end].endswith(b"\n"):
                 out += b"\r\n"
     if not exclude or _has_blank_line(header):
         out += b"\r\n"
@@ -93,5 +94,9 @@ def section(msg: bytes, sect: Section, root: Part | None = None) -> bytes | None
     if text == "TEXT":
         return _nonuls(inner.body(msg))
     if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
-        return header_fields(inner.header(msg), sect.fields, text.endswith(".NOT"))
+        # Dovecot's header filter re-reads from the enclosed message's start up
+        # to the first blank line, ignoring where the parser ended that header.
+        start = inner.header_start
+        header = msg[start : start + top_header_end(msg[start:])]
+        return header_fields(header, sect.fields, text.endswith(".NOT"))
     raise ValueError(f"BODY[{sect.to_wire()}] is not a valid section")
