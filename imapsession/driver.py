@@ -29,6 +29,7 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
 
     if not greeted:
         _write_all(out_fd, session.greeting())
+    session.output_sink = lambda data: _write_all(out_fd, data)
     last_input = time.monotonic()
     bytes_in = 0
     try:

@@ -88,6 +88,7 @@ COMMANDS: dict[str, tuple[frozenset[State], str]] = {
 # RFC 3501 7.4.1: no EXPUNGE while answering these (their UID forms may have one)
 NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
 MAX_BAD_IN_A_ROW = 20
+FLUSH_AT = 256 * 1024
 
 
 @attrs.frozen
@@ -150,6 +151,10 @@ class Session:
         self.view: MailboxView | None = None
         self.framer = framing.Framer(self._literal_policy, limits.max_line)
         self.output: list[bytes] = []
+        self._output_size = 0
+        # the driver's writer: with it, a long answer (FETCH 1:* BODY[]) streams out
+        # in pieces instead of piling up in memory; without it (tests) all is returned
+        self.output_sink: Callable[[bytes], None] | None = None
         self.bad_in_a_row = 0
         self.enabled: set[str] = set()
         self.enableable: frozenset[str] = frozenset()
@@ -162,10 +167,14 @@ class Session:
 
     def send(self, data: bytes) -> None:
         self.output.append(data)
+        self._output_size += len(data)
+        if self.output_sink is not None and self._output_size >= FLUSH_AT:
+            self.output_sink(self.take_output())
 
     def take_output(self) -> bytes:
         data = b"".join(self.output)
         self.output.clear()
+        self._output_size = 0
         return data
 
     @property

@@ -104,7 +104,7 @@ def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) 
         return b"BODYSTRUCTURE " + mime.body_structure(message.data, extended=True)
     if name in _RFC822_SECTIONS:
         return name.encode() + b" " + serializer.literal(
-            _section_bytes(message.data, _RFC822_SECTIONS[name]))
+            _text_safe(_section_bytes(message.data, _RFC822_SECTIONS[name])))
     if name == "BODY[]":
         data = _section_bytes(message.data, item.section)
         label = b"BODY[" + item.section.to_wire().encode() + b"]"
@@ -138,4 +138,9 @@ def _partial(label: bytes, data: bytes, partial: tuple[int, int] | None,
         data = data[origin:origin + length]
     if binary and b"\x00" in data:
         return label + b" ~{%d}\r\n" % len(data) + data
-    return label + b" " + serializer.literal(data)
+    return label + b" " + serializer.literal(data if binary else _text_safe(data))
+
+
+def _text_safe(data: bytes) -> bytes:
+    """RFC 3501 4.3: a literal may not hold NUL; like Dovecot, send 0x80 in its place."""
+    return data.replace(b"\x00", b"\x80") if b"\x00" in data else data

@@ -92,9 +92,11 @@ class LineTooLong:
 class Framer:
     """Incremental command framer; see the module docstring."""
 
-    def __init__(self, policy: LiteralPolicy, max_line: int = 64 * 1024):
+    def __init__(self, policy: LiteralPolicy, max_line: int = 64 * 1024,
+                 max_command: int = 1024 * 1024):
         self._policy = policy
         self._max_line = max_line
+        self._max_command = max_command  # in-memory octets of one command, all lines and literals
         self._buffer = bytearray()
         self._segments: list[bytes] = []
         self._literals: list[object] = []
@@ -148,15 +150,17 @@ class Framer:
             if isinstance(line, LineTooLong):
                 return line
             if line is None:
-                if len(self._buffer) > self._max_line:
-                    self._skipping_line = True
-                    self._skipped_head = bytes(self._buffer[:200])
-                    self._skipped_tail = bytes(self._buffer[-32:])
-                    self._refused = None
-                    self._segments = []
-                    self._literals = []
-                    del self._buffer[:]
-                return None
+                if len(self._buffer) <= self._max_line:
+                    return None
+                # no line end within the limit: drop what we have and skip to it
+                self._skipping_line = True
+                self._skipped_head = bytes(self._buffer[:200])
+                self._skipped_tail = bytes(self._buffer[self._max_line - 32:self._max_line])
+                del self._buffer[:self._max_line]
+                self._refused = None
+                self._segments = []
+                self._literals = []
+                continue
             event = self._after_line(line)
             if event is not None:
                 return event
@@ -201,6 +205,13 @@ class Framer:
         decision = self._policy(
             LiteralRequest(head, size, synchronising, len(self._literals))
         )
+        if isinstance(decision, Accept) and decision.sink is None:
+            held = sum(map(len, self._segments)) + sum(
+                len(lit) for lit in self._literals if isinstance(lit, bytes))
+            if held + size > self._max_command:
+                tag = head.split(b" ", 1)[0] if b" " in head else b"*"
+                decision = Refuse(tag + b" BAD Command is too large\r\n",
+                                  fatal=not synchronising and size > self._max_command)
         if isinstance(decision, Refuse):
             return self._refuse(decision, size, synchronising)
         self._literal_left = size
