@@ -14,8 +14,9 @@ import subprocess
 import sys
 import time
 
-import imapproc
 import pytest
+
+import imapproc
 
 ON_DOVECOT = os.environ.get("IMAPSESSION_EDGE_SERVER") == "dovecot"
 PEER_VARIABLES = {"REMOTE_HOST": "192.0.2.7", "SOCAT_PEERADDR": "192.0.2.7",

@@ -12,9 +12,9 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-import imapproc
 import pytest
 
+import imapproc
 from imapsession.demo import build_demo_maildir
 
 NAME = re.compile(r"^(\d+)\.M(\d+)P(\d+)\.demo,S=(\d+)(?::2,([A-Z]*))?$")

@@ -18,10 +18,10 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-import imapproc
 import pytest
 from imapclient import IMAPClient
 
+import imapproc
 from imapsession.demo import build_demo_maildir
 
 ON_DOVECOT = os.environ.get("IMAPSESSION_CLIENT_SERVER") == "dovecot"

@@ -13,7 +13,6 @@ import random
 import re
 
 from imapproc import make_home, spawn_ours
-
 from imapsession.storage.maildir import open_maildir
 
 PROCESSES = 8
