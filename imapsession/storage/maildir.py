@@ -24,6 +24,12 @@ to ``cur/`` meanwhile is still seen), new base names get UIDs, renamed ones get
 their flags re-read, vanished ones become tombstones. No message file is read;
 sizes come lazily from ``,W=`` in the name or one read of the file in ``meta()``.
 
+A full ``sync(0)`` (every SELECT) reads one packed row (``snapshot``: the UID
+map as arrays at some modseq) plus the rows and tombstones newer than it, so a
+second SELECT of a large mailbox costs one query and the record objects; a
+reader rewrites the snapshot when it has fallen more than a few hundred changes
+behind.
+
 \\Recent uses ``first_recent_uid``: a read-write session's sync claims the UIDs
 at or above it and moves it to UIDNEXT, in one transaction, so each message is
 recent in exactly one session.
@@ -517,7 +523,8 @@ class _Folder:
                         changed = True
         imported = imported or {}
         fresh = [b for b in disk if b not in known]
-        fresh.sort(key=lambda b: (imported.get(b, 1 << 40), disk[b]))
+        # like Dovecot: new mail gets UIDs in file-name order across cur/ and new/
+        fresh.sort(key=lambda b: (imported.get(b, 1 << 40), b))
         for base in fresh:
             filename = disk[base]
             if move_new and filename.startswith("new/"):
@@ -601,9 +608,15 @@ def _check_flags(flags: Iterable[str]) -> frozenset[str]:
             if canonical is None:
                 raise StorageError(f"Invalid system flag {flag}")
             out.add(canonical)
+        elif not flag or any(c in _NOT_IN_KEYWORD or ord(c) < 0x20 or ord(c) > 0x7E for c in flag):
+            # A keyword must fit one line of dovecot-keywords and one IMAP atom.
+            raise StorageError(f"Invalid keyword {flag!r}")
         else:
             out.add(flag)
     return frozenset(out)
+
+
+_NOT_IN_KEYWORD = set(' (){%*"\\]')
 
 
 _SNAPSHOT_SLACK = 200  # changes since the snapshot before a reader rewrites it
