@@ -22,13 +22,13 @@ FLAG_ORDER = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 def format_flags(
     flags: frozenset[str], recent: bool = False, keyword_order: tuple[str, ...] = ()
 ) -> bytes:
-    """A flag list as Dovecot orders it: system flags, then keywords in mailbox order."""
+    """A flag list as Dovecot orders it: system flags, \\Recent, keywords in mailbox order."""
     ordered = [f for f in FLAG_ORDER if f in flags]
+    if recent:
+        ordered.append("\\Recent")
     keywords = [f for f in flags if not f.startswith("\\")]
     rank = {keyword: index for index, keyword in enumerate(keyword_order)}
     ordered += sorted(keywords, key=lambda k: (rank.get(k, len(rank)), k))
-    if recent:
-        ordered.append("\\Recent")
     return serializer.plist(f.encode() for f in ordered)
 
 

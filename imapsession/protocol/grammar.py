@@ -483,7 +483,8 @@ def _fetch_att(reader: _Reader) -> FetchItem:
                 raise ParseError("BINARY.SIZE takes no partial")
             origin = reader.number("a partial origin")
             reader.expect(b".", "'.' in the partial")
-            length = reader.number("a partial length", nonzero=True)
+            # RFC 3501 says nz-number; Dovecot accepts 0 and answers an empty string
+            length = reader.number("a partial length")
             reader.expect(b">", "'>'")
             partial = (origin, length)
         return FetchItem(base + "[]", section, partial, peek)
