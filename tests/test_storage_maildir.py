@@ -585,3 +585,53 @@ def test_status_counts(store) -> None:
     assert (status.messages, status.unseen, status.uidnext, status.recent) == (2, 1, 3, 2)
     with pytest.raises(NoSuchMailbox):
         store.status("missing")
+
+
+def test_invalid_keywords_are_refused(store, root: Path) -> None:
+    for bad in ("two words", "new\nline", "par(en", "quo\"te", "bra]ce"):
+        with pytest.raises(StorageError, match="Invalid keyword"):
+            store.append("INBOX", MSG, frozenset({bad}), None)
+    assert not (root / "dovecot-keywords").exists()
+
+
+def direct_state(root: Path) -> list[tuple[int, frozenset[str], int]]:
+    import sqlite3
+
+    db = sqlite3.connect(root / "imapsession.index.sqlite")
+    rows = db.execute(
+        "SELECT uid, flags, modseq FROM message JOIN mailbox ON mailbox.id = mailbox_id"
+        " WHERE mailbox.name = 'INBOX' ORDER BY uid"
+    ).fetchall()
+    db.close()
+    return [(u, frozenset(f.split()), m) for u, f, m in rows]
+
+
+@pytest.mark.parametrize("changes", [3, 400])
+def test_full_sync_from_snapshot_plus_changes_matches_rows(root: Path, changes: int) -> None:
+    from imapsession.storage import maildir
+
+    store = open_maildir(str(root))
+    for i in range(changes + 5):
+        store.append("INBOX", MSG, frozenset({"\\Seen"} if i % 2 else set()), None)
+    box = store.open_mailbox("INBOX", readonly=False)
+    box.sync()  # writes the snapshot
+    uids = [r.uid for r in box.sync().changed]
+    box.store_flags(uids[: changes // 2 + 1], "add", frozenset({"kw", "\\Deleted"}))
+    box.expunge(uids[:2])
+    for _ in range(changes // 2):
+        store.append("INBOX", MSG, frozenset({"\\Draft"}), None)
+    expected = direct_state(root)
+    for _ in range(2):  # the second round reads a snapshot rewritten when stale
+        fresh = reopen(root)
+        got = fresh.open_mailbox("INBOX", readonly=False).sync().changed
+        assert [(r.uid, r.flags, r.modseq) for r in got] == expected
+        fresh.close()
+    import sqlite3
+
+    db = sqlite3.connect(root / "imapsession.index.sqlite")
+    (snap_modseq,) = db.execute("SELECT modseq FROM snapshot").fetchone()
+    (highest,) = db.execute("SELECT highest_modseq FROM mailbox WHERE name = 'INBOX'").fetchone()
+    db.close()
+    stale = changes > maildir._SNAPSHOT_SLACK
+    assert (snap_modseq == highest) == stale  # rewritten only when far behind
+    store.close()
