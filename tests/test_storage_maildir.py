@@ -312,7 +312,6 @@ def test_lost_or_corrupt_index_rebuilds_without_losing_mail(root: Path, damage: 
             path.unlink()
     if damage == "garbage":
         (root / "imapsession.index.sqlite").write_bytes(b"this is not a database" * 100)
-    time.sleep(1.1)  # UIDVALIDITY is time based; make sure time moved on
     store = reopen(root)
     new = store.open_mailbox("INBOX", readonly=False).sync()
     assert new.uidvalidity > old.uidvalidity
@@ -634,4 +633,50 @@ def test_full_sync_from_snapshot_plus_changes_matches_rows(root: Path, changes: 
     db.close()
     stale = changes > maildir._SNAPSHOT_SLACK
     assert (snap_modseq == highest) == stale  # rewritten only when far behind
+    store.close()
+
+
+def test_killed_writer_leaves_only_whole_messages(root: Path) -> None:
+    import signal
+
+    open_maildir(str(root)).close()
+    chunk = b"x" * 65536 + b"\n"
+    pid = os.fork()
+    if pid == 0:  # child: append 1 MiB messages through spools until killed
+        try:
+            store = open_maildir(str(root))
+            while True:
+                spool = store.new_spool("INBOX")
+                spool.write(b"Subject: big\n\n")
+                for _ in range(16):
+                    spool.write(chunk)
+                spool.write(b"END\n")
+                store.append("INBOX", spool, frozenset({"\\Seen"}), None)
+        finally:
+            os._exit(0)
+    time.sleep(0.7)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    whole = [f for f in files(root) + files(root, "new")]
+    assert whole, "the writer stored nothing before it was killed"
+    for sub in ("cur", "new"):
+        for name in files(root, sub):
+            assert (root / sub / name).read_bytes().endswith(b"END\n"), name
+    store = reopen(root)
+    state = store.open_mailbox("INBOX", readonly=False).sync()
+    assert len(state.changed) == len(whole)  # a file linked before the commit is adopted
+    store.close()
+
+
+def test_lost_index_never_reuses_a_uidvalidity(root: Path) -> None:
+    store = open_maildir(str(root))
+    for i in range(5):  # five in one second run ahead of the clock
+        store.create_mailbox(f"m{i}")
+    old = [store.status(f"m{i}").uidvalidity for i in range(5)]
+    store.close()
+    os.unlink(root / "imapsession.index.sqlite")
+    store = open_maildir(str(root))
+    new = [store.status(f"m{i}").uidvalidity for i in range(5)]
+    assert min(new) > max(old)
+    assert len(set(new)) == 5
     store.close()

@@ -36,9 +36,10 @@ recent in exactly one session.
 
 A maildir Dovecot kept opens with Dovecot's UIDVALIDITY and UIDs (from
 ``dovecot-uidlist``) the first time we ever index it. A marker file
-(``imapsession.index.created``) tells a first open from a lost index: after a
-loss the index is rebuilt with a fresh UIDVALIDITY (flags and keywords live in
-the file names, so nothing else is lost).
+(``imapsession.uidvalidity``, holding the last UIDVALIDITY given out, like
+Dovecot's ``dovecot-uidvalidity``) tells a first open from a lost index: after a
+loss the index is rebuilt with a fresh, strictly greater UIDVALIDITY (flags and
+keywords live in the file names, so nothing else is lost).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ from imapsession.storage.base import (
 from imapsession.storage.index import Index
 
 INDEX_NAME = "imapsession.index.sqlite"
-MARKER_NAME = "imapsession.index.created"
+MARKER_NAME = "imapsession.uidvalidity"  # exists once indexed; holds the last UIDVALIDITY
 KEYWORDS_FILE = "dovecot-keywords"
 UIDLIST_FILE = "dovecot-uidlist"
 SUBSCRIPTIONS_FILE = "subscriptions"
@@ -449,8 +450,9 @@ class _Folder:
                 first_recent = uidnext
             else:
                 legacy = read_dovecot_uidlist(self.path)
-                at_least = legacy[0] + 1 if legacy else 0
+                at_least = max(legacy[0] + 1 if legacy else 0, self.store._last_uidvalidity() + 1)
                 uidvalidity = self.store.index.next_uidvalidity(at_least)
+                self.store._remember_uidvalidity(uidvalidity)
                 uidnext, first_recent = 1, 1
             db.execute(
                 "INSERT INTO mailbox (name, uidvalidity, uidnext, highest_modseq,"
@@ -702,6 +704,7 @@ class MaildirMailbox(Mailbox):
         self.readonly = readonly
         self._box_id: int | None = None
         self._pending_cache: dict[int, tuple[int, int]] = {}
+        self._known_meta: dict[int, tuple[int, int]] | None = None
 
     # sync ---------------------------------------------------------------------------
 
@@ -822,6 +825,17 @@ class MaildirMailbox(Mailbox):
         pending = self._pending_cache.get(uid)
         if pending is not None:
             return MessageMeta(pending[0], _datetime_from_ns(pending[1]))
+        if self._known_meta is None:
+            # one query for the whole mailbox: FETCH 1:* RFC822.SIZE must not cost a query
+            # per message; a message's size and date never change, so this never goes stale
+            self._known_meta = {
+                uid: (size, date) for uid, size, date in self._store.index.db.execute(
+                    "SELECT uid, size, internal_date FROM message WHERE mailbox_id = ?"
+                    " AND size IS NOT NULL AND internal_date IS NOT NULL", (self._id(),))
+            }
+        known = self._known_meta.get(uid)
+        if known is not None:
+            return MessageMeta(known[0], _datetime_from_ns(known[1]))
         row = self._message_row(uid)
         size, date = row[1], row[2]
         if size is None or date is None:
@@ -1101,6 +1115,22 @@ class MaildirStore(MailStore):
         return self._index
 
     # helpers --------------------------------------------------------------------------
+
+    def _last_uidvalidity(self) -> int:
+        """The last UIDVALIDITY handed out, kept beside the index so a lost index can't reuse it."""
+        try:
+            with open(os.path.join(self.root, MARKER_NAME), encoding="ascii") as handle:
+                text = handle.read().strip()
+        except (OSError, UnicodeDecodeError):
+            return 0
+        return int(text) if text.isdigit() else 0
+
+    def _remember_uidvalidity(self, value: int) -> None:
+        path = os.path.join(self.root, MARKER_NAME)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="ascii") as handle:
+            handle.write(f"{value}\n")
+        os.rename(tmp, path)
 
     def _folder(self, name: str) -> _Folder:
         canonical = names.normalize(name)
