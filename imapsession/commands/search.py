@@ -83,10 +83,9 @@ def matches(key: SearchKey, c: _Candidate) -> bool:
         return c.uid not in c.view.recent
     if name == "NEW":
         return c.uid in c.view.recent and "\\Seen" not in c.flags
-    if name == "KEYWORD":
-        return args[0] in c.flags
-    if name == "UNKEYWORD":
-        return args[0] not in c.flags
+    if name in ("KEYWORD", "UNKEYWORD"):  # keywords are case-insensitive, as in Dovecot
+        wanted = args[0].lower()
+        return any(f.lower() == wanted for f in c.flags) == (name == "KEYWORD")
     if name == "SEQSET":
         return args[0].contains(c.seq, len(c.view.uids))
     if name == "UID":
