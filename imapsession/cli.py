@@ -1,7 +1,8 @@
 """The command line: choose the mode, point stderr away from a socket, greet, run a session.
 
-Start-up time is paid on every connection, so nothing heavy (attrs, sqlite3, the
-storage and protocol code) is imported until the greeting has gone out.
+Start-up time is paid on every connection: the refusals (root, a network peer,
+a bad MAIL=) are decided with the standard library's lightest modules, and the
+session machinery is imported only for a session that will run.
 """
 
 from __future__ import annotations
@@ -93,9 +94,6 @@ def main(argv: list[str] | None = None) -> int:
             root = MailLocation.parse(os.environ.get("MAIL") or "maildir:~/Maildir", home).path
         except MailLocationError as exc:
             return _refuse(f"Bad MAIL setting: {exc}")
-    from imapsession import greeting
-
-    os.write(1, greeting.greeting(entry.pw_name, greeting.capabilities()))
     return _serve(root, entry.pw_name)
 
 
@@ -111,13 +109,22 @@ def _make_demo() -> str:
 
 
 def _serve(root: str, user: str) -> int:
-    """Everything after the greeting: the heavy imports, the store, the session."""
+    """Open the mail, greet, run the session.
+
+    The greeting goes out once the session can serve (like Dovecot's, after its
+    storage is initialised): a mail store that cannot be opened is answered
+    with BYE instead of a PREAUTH that the next command would betray.
+    """
     from imapsession import driver
     from imapsession.session import Session
+    from imapsession.storage.base import StorageError
     from imapsession.storage.maildir import open_maildir
 
-    store = open_maildir(root, create=True)
     try:
-        return driver.run(Session(store, user), greeted=True)
+        store = open_maildir(root, create=True)
+    except (OSError, StorageError) as exc:
+        return _refuse(f"Can't open the mailbox at {root}: {exc}")
+    try:
+        return driver.run(Session(store, user))
     finally:
         store.close()

@@ -1,7 +1,5 @@
-"""The capability list and the greeting, importable before anything heavy.
+"""The capability list and the greeting, in one place that imports nothing.
 
-A process is spawned per connection, so the greeting goes out before attrs,
-sqlite3 or the storage code are imported; this module imports nothing.
 """
 
 from __future__ import annotations

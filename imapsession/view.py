@@ -45,6 +45,7 @@ class MailboxView:
         self.uidvalidity = 0
         self.uidnext = 0
         self.keywords: tuple[str, ...] = ()
+        self._flag_text: dict[tuple, bytes] = {}
 
     @property
     def readonly(self) -> bool:
@@ -139,9 +140,19 @@ class MailboxView:
                 continue
             seq = self.seq_of(record.uid)
             uid = b"UID %d " % record.uid if with_uid else b""
-            flags = format_flags(record.flags, record.uid in self.recent, self.keywords)
+            flags = self.formatted_flags(record.uid)
             lines.append(b"* %d FETCH (%sFLAGS %s)\r\n" % (seq, uid, flags))
         return lines
+
+    def formatted_flags(self, uid: int) -> bytes:
+        """The FLAGS list of a message; memoised, since most messages share a few flag sets."""
+        key = (self.flags[uid], uid in self.recent, self.keywords)
+        text = self._flag_text.get(key)
+        if text is None:
+            if len(self._flag_text) > 4096:
+                self._flag_text.clear()
+            text = self._flag_text[key] = format_flags(*key)
+        return text
 
     def apply_own_change(self, record: MessageRecord) -> None:
         """Remember flags this session set, so the next refresh does not repeat them."""

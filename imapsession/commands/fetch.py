@@ -7,7 +7,7 @@ from imapsession.protocol.command import Command, FetchItem
 from imapsession.protocol.types import Section, format_date_time
 from imapsession.session import Done, Session, bad, no, ok
 from imapsession.storage.base import MessageGone
-from imapsession.view import InvalidMessageSet, format_flags, resolve
+from imapsession.view import InvalidMessageSet, resolve
 
 _NEEDS_CONTENT = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822", "RFC822.HEADER",
                             "RFC822.TEXT", "BODY[]", "BINARY[]", "BINARY.SIZE[]"})
@@ -80,7 +80,7 @@ def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
 
 
 def _flags(view, uid: int) -> bytes:
-    return format_flags(view.flags[uid], uid in view.recent, view.keywords)
+    return view.formatted_flags(uid)
 
 
 def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imapsession.protocol.command import Command
 from imapsession.session import Done, Session, bad, no, ok
-from imapsession.view import InvalidMessageSet, format_flags, resolve
+from imapsession.view import InvalidMessageSet, resolve
 
 
 def handle_store(session: Session, command: Command) -> Done:
@@ -29,8 +29,7 @@ def handle_store(session: Session, command: Command) -> Done:
             if seq is None:  # expunged and announced by the sync point just now
                 continue
             uid = b"UID %d " % record.uid if command.uid else b""
-            session.send(b"* %d FETCH (%sFLAGS %s)\r\n" % (
-                seq, uid, format_flags(record.flags, record.uid in view.recent, view.keywords)))
+            session.send(b"* %d FETCH (%sFLAGS %s)\r\n" % (seq, uid, view.formatted_flags(record.uid)))
     if len(records) < len(targets):
         return no("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
     return ok("Store completed.")

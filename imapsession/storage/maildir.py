@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -1028,7 +1027,7 @@ class MaildirMailbox(Mailbox):
                 try:
                     new_name = _link_unique(src, dest.path, "cur", stem, letters)
                 except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                    if exc.errno not in _NO_LINK:
                         raise
                     new_name = _copy_file(src, dest.path, stem, letters)
             except FileNotFoundError:
@@ -1072,8 +1071,11 @@ class MaildirMailbox(Mailbox):
         self._flush_cache()
 
 
-def _copy_file(src: str, folder: str, stem: str, letters: str) -> str:
-    """Cross-file-system copy: tmp/, fsync, same mtime, then link into cur/."""
+_NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
+
+
+def _copy_file(src: str, folder: str, stem: str, letters: str | None, sub: str = "cur") -> str:
+    """Cross-file-system copy: tmp/, fsync, same mtime, then link into cur/ (or new/)."""
     spool = MaildirSpool(os.path.join(folder, "tmp"))
     try:
         with open(src, "rb") as handle:
@@ -1082,7 +1084,7 @@ def _copy_file(src: str, folder: str, stem: str, letters: str) -> str:
         path = spool.finish()
         st = os.stat(src)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-        return _link_unique(path, folder, "cur", stem, letters)
+        return _link_unique(path, folder, sub, stem, letters)
     finally:
         spool.discard()
 
@@ -1221,6 +1223,8 @@ class MaildirStore(MailStore):
             row = folder.row()
             if row is not None:
                 self._drop_rows(db, row[0])
+        import shutil  # only DELETE needs it; keep session start-up lean
+
         shutil.rmtree(trash, ignore_errors=True)
 
     def rename_mailbox(self, old: str, new: str) -> None:
@@ -1382,10 +1386,13 @@ class MaildirStore(MailStore):
                 wanted = frozenset(
                     f if f in SYSTEM_FLAGS else folder.keywords.spelling(f) for f in wanted
                 )
-                if wanted:
-                    final = _link_unique(path, folder.path, "cur", stem, folder.keywords.letters(wanted))
-                else:
-                    final = _link_unique(path, folder.path, "new", stem, None)
+                sub, letters = ("cur", folder.keywords.letters(wanted)) if wanted else ("new", None)
+                try:
+                    final = _link_unique(path, folder.path, sub, stem, letters)
+                except OSError as exc:
+                    if exc.errno not in _NO_LINK:  # spool on another file system: copy it
+                        raise
+                    final = _copy_file(path, folder.path, stem, letters, sub)
                 uid, modseq = row[2], row[3] + 1
                 db.execute(
                     "INSERT INTO message (mailbox_id, uid, base, filename, flags, modseq, size,"
