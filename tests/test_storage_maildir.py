@@ -680,3 +680,40 @@ def test_lost_index_never_reuses_a_uidvalidity(root: Path) -> None:
     assert min(new) > max(old)
     assert len(set(new)) == 5
     store.close()
+
+
+def test_copy_and_append_fall_back_to_copying_across_file_systems(
+    store, root: Path, monkeypatch
+) -> None:
+    import errno as errno_module
+
+    real_link = os.link
+
+    def link_within_folder_only(src, dst):
+        # Pretend every folder is its own file system: only tmp/ -> cur|new/ of one folder links.
+        if Path(src).parent.parent != Path(dst).parent.parent:
+            raise OSError(errno_module.EXDEV, "Invalid cross-device link")
+        real_link(src, dst)
+
+    store.create_mailbox("dst")
+    when = datetime(2018, 1, 1, tzinfo=timezone.utc)
+    store.append("INBOX", MSG, frozenset({"\\Seen", "kw"}), when)
+    box = store.open_mailbox("INBOX", readonly=False)
+    box.sync()
+    monkeypatch.setattr(os, "link", link_within_folder_only)
+    spool = store.new_spool("INBOX")  # spooled in INBOX's tmp/, appended to dst
+    spool.write(MSG)
+    appended = store.append("dst", spool, frozenset(), None)
+    copied = box.copy_to([1], "dst")
+    monkeypatch.undo()
+    dst = root / ".dst"
+    assert files(root, "tmp") == [] and files(dst, "tmp") == []
+    [src_name] = files(root)
+    [copy_name] = files(dst)
+    assert os.stat(root / "cur" / src_name).st_ino != os.stat(dst / "cur" / copy_name).st_ino
+    assert copy_name.endswith(":2,Sa")
+    target = store.open_mailbox("dst", readonly=True)
+    target.sync()
+    assert target.read_message(appended.uid) == MSG
+    assert target.read_message(copied.target_uids[0]) == MSG
+    assert target.meta(copied.target_uids[0]).internal_date == when
