@@ -98,8 +98,8 @@ def matches(key: SearchKey, c: _Candidate) -> bool:
         return _compare_day(name, _internal_day(c), args[0])
     if name in ("SENTBEFORE", "SENTON", "SENTSINCE"):
         day = _sent_day(c)
-        if day is None:  # no usable Date: header; Dovecot falls back to the internal date
-            day = _internal_day(c)
+        if day is None:  # no usable Date: header: Dovecot counts it as 1-Jan-1970
+            day = date(1970, 1, 1)
         return _compare_day(name[4:], day, args[0])
     from imapsession import mime
 
