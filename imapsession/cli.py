@@ -7,38 +7,65 @@ session machinery is imported only for a session that will run.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 USAGE = """\
-usage: imapsession [--preauth | --demo | --login] [--allow-root]
+usage: imapsession [--preauth | --demo | --login] [options]
 
 A secure IMAP server for one session on standard input and output.
 
-  --preauth     pre-authenticate as the invoking user even if a network peer may
-                be on stdin (you hand your mail to whoever is connected)
-  --demo        serve a throw-away maildir full of sample mail
-  --login       require LOGIN/AUTHENTICATE (not available yet)
-  --allow-root  for tests only: allow a pre-authenticated session as root
+  --preauth          pre-authenticate as the invoking user even if a network peer
+                     may be on stdin (you hand your mail to whoever is connected)
+  --demo             serve a throw-away maildir full of sample mail
+  --login            require LOGIN/AUTHENTICATE (not available yet)
+  --allow-root       for tests only: allow a pre-authenticated session as root
+
+debugging (see docs/DEBUGGING.md):
+  --log TARGET       syslog, stderr or a file path (default: stderr, or syslog when
+                     stderr is a socket)
+  --crash-dir DIR    where crash reports and stack dumps go
+                     (default ~/.local/state/imapsession/crash)
+  --rawlog DIR       record the session's bytes (also on while ~/imapsession.rawlog/
+                     exists); --rawlog-timestamps prefixes each line with the time
+  --replay REPORT    run the transcript of a crash report against MAIL= and print
+                     what the server answers
+  --bug-report       print what a bug report needs and exit
 
 Mail location: MAIL=maildir:PATH (default maildir:~/Maildir), as Dovecot reads it.
 """
 
-_FLAGS = ("--preauth", "--demo", "--login", "--allow-root")
+_FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
+          "--bug-report")
+_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay")
 
 
-def _parse(argv: list[str]) -> set[str] | str:
-    """The flags given, or a usage error. Hand-rolled: argparse costs 20 ms per spawn."""
-    flags: set[str] = set()
-    for arg in argv:
+def _parse(argv: list[str]) -> dict[str, str] | str:
+    """Options given (flags map to ""), or a usage error.
+
+    Hand-rolled: argparse costs 20 ms on every spawn.
+    """
+    options: dict[str, str] = {}
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        name, eq, value = arg.partition("=")
         if arg in ("-h", "--help"):
             return "help"
-        if arg not in _FLAGS:
+        if name in _VALUED:
+            if not eq:
+                if not args:
+                    return f"imapsession: {name} needs a value\n\n{USAGE}"
+                value = args.pop(0)
+            options[name] = value
+        elif arg in _FLAGS:
+            options[arg] = ""
+        else:
             return f"imapsession: unknown option {arg!r}\n\n{USAGE}"
-        flags.add(arg)
-    if len(flags & {"--preauth", "--demo", "--login"}) > 1:
-        return f"imapsession: --preauth, --demo and --login exclude each other\n\n{USAGE}"
-    return flags
+    if len(options.keys() & {"--preauth", "--demo", "--login", "--replay"}) > 1:
+        return f"imapsession: --preauth, --demo, --login and --replay exclude each other\n\n{USAGE}"
+    return options
 
 
 def _protect_stderr() -> None:
@@ -63,38 +90,90 @@ def _refuse(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _protect_stderr()
-    flags = _parse(sys.argv[1:] if argv is None else argv)
-    if flags == "help":
+    options = _parse(sys.argv[1:] if argv is None else argv)
+    if options == "help":
         sys.stdout.write(USAGE)
         return 0
-    if isinstance(flags, str):
-        sys.stderr.write(flags)
+    if isinstance(options, str):
+        sys.stderr.write(options)
         return 2
-    from imapsession.config import peer_reason
-
-    if "--login" in flags:
-        return _refuse("Login mode is not available yet; run with --preauth over a pipe.")
-    # the demo serves only its own throw-away maildir, so root may run it
-    if os.geteuid() == 0 and not flags & {"--allow-root", "--demo"}:
-        return _refuse("Refusing to pre-authenticate as root; run as the mail user.")
-    if not flags & {"--preauth", "--demo"}:
-        reason = peer_reason(os.environ)
-        if reason is not None:
-            return _refuse(f"Refusing to pre-authenticate: {reason} (use --preauth to force).")
     import pwd
 
     entry = pwd.getpwuid(os.geteuid())
     home = os.environ.get("HOME") or entry.pw_dir
-    if "--demo" in flags:
+    if "--bug-report" in options:
+        return _bug_report(options, home)
+    from imapsession.config import peer_reason
+
+    if "--login" in options:
+        return _refuse("Login mode is not available yet; run with --preauth over a pipe.")
+    # the demo serves only its own throw-away maildir, so root may run it
+    if os.geteuid() == 0 and not options.keys() & {"--allow-root", "--demo"}:
+        return _refuse("Refusing to pre-authenticate as root; run as the mail user.")
+    if not options.keys() & {"--preauth", "--demo", "--replay"}:
+        reason = peer_reason(os.environ)
+        if reason is not None:
+            return _refuse(f"Refusing to pre-authenticate: {reason} (use --preauth to force).")
+    if "--demo" in options:
         root = _make_demo()
     else:
         from imapsession.config import MailLocation, MailLocationError
 
         try:
-            root = MailLocation.parse(os.environ.get("MAIL") or "maildir:~/Maildir", home).path
+            root = MailLocation.parse(_mail_setting(), home).path
         except MailLocationError as exc:
             return _refuse(f"Bad MAIL setting: {exc}")
-    return _serve(root, entry.pw_name)
+    return _serve(root, entry.pw_name, home, options)
+
+
+def _mail_setting() -> str:
+    return os.environ.get("MAIL") or "maildir:~/Maildir"
+
+
+def _crash_dir(options: dict[str, str], home: str) -> str:
+    if options.get("--crash-dir"):
+        return options["--crash-dir"]
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    return os.path.join(state, "imapsession", "crash")
+
+
+def _rawlog_dir(options: dict[str, str], home: str) -> str | None:
+    if options.get("--rawlog"):
+        return options["--rawlog"]
+    from imapsession.observe.rawlog import user_rawlog_dir
+
+    return user_rawlog_dir(home)
+
+
+def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
+    from imapsession.session import Limits
+
+    limits = Limits()
+    return {
+        "mail": _mail_setting(),
+        "mode": next((m[2:] for m in ("--demo", "--login", "--replay") if m in options),
+                     "preauth"),
+        "log": options.get("--log") or "default (stderr; syslog when stderr is a socket)",
+        "crash_dir": _crash_dir(options, home),
+        "rawlog_dir": _rawlog_dir(options, home) or "off",
+        "max_line": limits.max_line,
+        "max_literal": limits.max_literal,
+        "append_limit": limits.max_append,
+        "autologout_seconds": 30 * 60,
+    }
+
+
+def _bug_report(options: dict[str, str], home: str) -> int:
+    from imapsession.observe.bugreport import render
+
+    config = _effective_config(options, home)
+    places = {
+        "log": str(config["log"]),
+        "crash reports and stack dumps": str(config["crash_dir"]),
+        "rawlogs": str(config["rawlog_dir"]),
+    }
+    sys.stdout.write(render(config, places))
+    return 0
 
 
 def _make_demo() -> str:
@@ -108,23 +187,81 @@ def _make_demo() -> str:
     return root
 
 
-def _serve(root: str, user: str) -> int:
-    """Open the mail, greet, run the session.
+def _serve(root: str, user: str, home: str, options: dict[str, str]) -> int:
+    """Open the mail, greet, run the session (or replay a crash report's transcript).
 
     The greeting goes out once the session can serve (like Dovecot's, after its
     storage is initialised): a mail store that cannot be opened is answered
     with BYE instead of a PREAUTH that the next command would betray.
     """
     from imapsession import driver
+    from imapsession.observe import crash, faults
+    from imapsession.observe import log as observe_log
+    from imapsession.observe.proctitle import ProcessTitle
     from imapsession.session import Session
     from imapsession.storage.base import StorageError
     from imapsession.storage.maildir import open_maildir
 
+    observe_log.setup(options.get("--log"))
+    observe_log.set_context(user=user)
+    logger = logging.getLogger("imapsession")
+    crash_dir = _crash_dir(options, home)
+    stacks = None
+    try:
+        stacks = crash.install_faulthandler(crash_dir)
+        logger.debug("Fatal errors and SIGUSR1 dump stacks to %s", stacks)
+    except OSError as exc:
+        logger.warning("No stack dumps: can't write to %s: %s", crash_dir, exc)
     try:
         store = open_maildir(root, create=True)
     except (OSError, StorageError) as exc:
         return _refuse(f"Can't open the mailbox at {root}: {exc}")
+    session = Session(store, user)
+    session.faults = faults.parse(os.environ.get(faults.ENVIRONMENT))
+    config = _effective_config(options, home)
+
+    def report(exc: BaseException, failed: Session) -> str:
+        return crash.write_report(
+            crash_dir, exc, context={"user": user, "mode": config["mode"]},
+            config=config, transcript=list(failed.transcript.entries))
+
+    session.crash_reporter = report
+    session.on_command = ProcessTitle(user, None)
     try:
-        return driver.run(Session(store, user))
+        if "--replay" in options:
+            return _replay(session, options["--replay"])
+        rawlog = None
+        rawlog_dir = _rawlog_dir(options, home)
+        if rawlog_dir is not None:
+            from imapsession.observe.rawlog import RawLog
+
+            try:
+                rawlog = RawLog(rawlog_dir, "--rawlog-timestamps" in options)
+            except OSError as exc:
+                logger.warning("No rawlog: can't write to %s: %s", rawlog_dir, exc)
+        return driver.run(session, rawlog=rawlog)
     finally:
         store.close()
+        _drop_empty(stacks)
+
+
+def _replay(session, report_path: str) -> int:
+    """Feed a crash report's transcript to a session; print what it answers."""
+    from imapsession.observe.crash import read_transcript
+
+    out = sys.stdout.buffer
+    out.write(session.greeting())
+    out.write(session.receive(read_transcript(report_path)))
+    out.flush()
+    session.leave_selected()
+    return session.exit_status
+
+
+def _drop_empty(path: str | None) -> None:
+    """A stack-dump file nothing was written to is removed at a normal exit."""
+    if path is not None:
+        try:
+            if os.path.getsize(path) == 0:
+                os.unlink(path)
+        except OSError:
+            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import time
@@ -10,49 +11,77 @@ from imapsession.session import Session
 
 READ_SIZE = 64 * 1024
 IDLE_POLL_SECONDS = 2.0
+log = logging.getLogger("imapsession")
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+class _Counters:
+    bytes_in = 0
+    bytes_out = 0
 
 
 def run(session: Session, in_fd: int = 0, out_fd: int = 1,
-        autologout_seconds: float = 30 * 60, greeted: bool = False) -> int:
+        autologout_seconds: float = 30 * 60, greeted: bool = False,
+        rawlog=None) -> int:
     """Serve one session until LOGOUT, BYE or end of input; returns the exit status.
 
-    ``greeted``: the caller already sent the greeting (before the heavy imports).
+    ``greeted``: the caller already sent the greeting. ``rawlog``: an
+    ``observe.rawlog.RawLog`` that sees every byte in and out.
     """
     from imapsession.commands import idle
 
+    counters = _Counters()
+
+    def write(data: bytes) -> None:
+        if not data:
+            return
+        if rawlog is not None:
+            rawlog.server(data)
+        counters.bytes_out += len(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out_fd, view):]
+
+    session.output_sink = write
     if not greeted:
-        _write_all(out_fd, session.greeting())
-    session.output_sink = lambda data: _write_all(out_fd, data)
+        write(session.greeting())
     last_input = time.monotonic()
-    bytes_in = 0
+    reason = "Connection closed"
     try:
         while not session.finished:
             timeout = IDLE_POLL_SECONDS if session.idling is not None else 60.0
             ready, _, _ = select.select([in_fd], [], [], timeout)
             if not ready:
                 if session.idling is not None:
-                    _write_all(out_fd, idle.tick(session))
+                    write(idle.tick(session))
                 if time.monotonic() - last_input > autologout_seconds:
-                    _write_all(out_fd, session.bye("Autologout; idle for too long"))
+                    write(session.bye("Autologout; idle for too long"))
+                    reason = "Autologged out"
                     break
                 continue
             data = os.read(in_fd, READ_SIZE)
             if not data:
                 break
-            bytes_in += len(data)
+            counters.bytes_in += len(data)
+            if rawlog is not None:
+                rawlog.client(data)
             last_input = time.monotonic()
-            out = session.receive(data)
-            if out:
-                _write_all(out_fd, out)
+            write(session.receive(data))
+        else:
+            reason = "Logged out" if session.exit_status == 0 else "Internal error"
     except (BrokenPipeError, ConnectionResetError):
-        return 0
+        reason = "Connection reset"
+    except Exception:  # noqa: BLE001 - a driver failure: the session cannot be trusted
+        log.exception("Internal error in the driver")
+        session.exit_status = 1
+        reason = "Internal error"
+        try:
+            write(b"* BYE Internal error\r\n")
+        except OSError:
+            pass
     finally:
         session.leave_selected()
-    return 0
+        if rawlog is not None:
+            rawlog.close()
+    log.info("Disconnected: %s in=%d out=%d expunged=%d", reason, counters.bytes_in,
+             counters.bytes_out, session.expunged_total)
+    return session.exit_status

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from imapsession import greeting
+from imapsession.observe.transcript import Transcript
 from imapsession.protocol import framing
 from imapsession.protocol.command import Command
 from imapsession.protocol.grammar import ParseError, parse_command, tag_of
@@ -162,6 +163,19 @@ class Session:
         self.idle_buffer = b""
         self.capabilities_extra = capabilities_extra
         self.expunged_total = 0
+        # login mode (login.py): None = LOGIN/AUTHENTICATE not offered; else whether
+        # the transport is secure. A login request waits in pending_login for its verdict.
+        self.login_secure: bool | None = None
+        self.pending_login: tuple[Command, object] | None = None
+        self.sasl: Command | None = None  # AUTHENTICATE waiting for its response line
+        self.sasl_buffer = b""
+        self.exit_status = 0
+        # debugging (observe/): the last commands, a crash reporter, a process-title
+        # hook, and test-only injected faults (set by the command line, never by a client)
+        self.transcript = Transcript()
+        self.crash_reporter: Callable[[BaseException, Session], str] | None = None
+        self.on_command: Callable[[str], None] | None = None
+        self.faults: dict[str, str] = {}
 
     # --- output ---------------------------------------------------------------------
 
@@ -182,7 +196,10 @@ class Session:
         return self.state is State.LOGOUT
 
     def capabilities(self) -> list[str]:
-        return greeting.capabilities(self.limits.max_append, self.capabilities_extra)
+        extra = self.capabilities_extra
+        if self.state is State.NOT_AUTHENTICATED and self.login_secure is not None:
+            extra = (*extra, *greeting.login_capabilities(self.login_secure))
+        return greeting.capabilities(self.limits.max_append, extra)
 
     def greeting(self) -> bytes:
         preauth = self.user if self.state is State.AUTHENTICATED else None
@@ -201,7 +218,15 @@ class Session:
         if self.idling is not None:
             data = self._idle_input(data)
         self.framer.feed(data)
-        while not self.finished and self.idling is None:
+        while not self.finished and self.idling is None and self.pending_login is None:
+            if self.sasl is not None:  # the response line may already be buffered
+                from imapsession.commands import auth
+
+                rest = auth.consume_sasl(self, self.take_unread())
+                self.framer.feed(rest)
+                if self.sasl is not None:
+                    break
+                continue
             event = self.framer.next_event()
             self.output.extend(self.framer.continuations)
             self.framer.continuations.clear()
@@ -219,6 +244,7 @@ class Session:
 
     def _event(self, event) -> None:
         if isinstance(event, framing.Frame):
+            self.transcript.add(event.segments, event.literals)
             try:
                 command = parse_command(event)
             except ParseError as exc:
@@ -334,7 +360,13 @@ class Session:
 
         module = importlib.import_module(f"imapsession.commands.{module_name}")
         handler = getattr(module, "handle_" + command.name.lower())
+        if self.on_command is not None:
+            self.on_command(command.name)
         try:
+            if command.name in self.faults:
+                from imapsession.observe.faults import inject
+
+                inject(self.faults[command.name], command)
             return handler(self, command)
         except CommandError as exc:
             return exc.done
@@ -344,7 +376,29 @@ class Session:
             return self.internal_error(command)
 
     def internal_error(self, command: Command) -> Done:
-        log.exception("internal error in %s", command.name)
+        """Answer a failed command as Dovecot does, log it with locals, write a crash report.
+
+        Where the failure leaves the state untrusted the session ends with BYE.
+        """
+        import sys
+
+        from imapsession.observe.crash import traceback_with_locals
+        from imapsession.storage.base import StateUntrusted
+
+        exc = sys.exc_info()[1]
+        assert exc is not None
+        log.error("Internal error in %s: %s", command.name, traceback_with_locals(exc))
+        if self.crash_reporter is not None:
+            try:
+                path = self.crash_reporter(exc, self)
+                log.error("Crash report written to %s", path)
+            except Exception as report_error:  # noqa: BLE001 - never worse than the crash
+                log.error("Could not write a crash report: %s", report_error)
+        if isinstance(exc, StateUntrusted):
+            self.send(b"* BYE Internal error\r\n")
+            self.leave_selected()
+            self.state = State.LOGOUT
+            self.exit_status = 1
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock()))
         return no(
             f"Internal error occurred. Refer to server log for more information. [{stamp}]",
@@ -368,3 +422,37 @@ class Session:
     def logout(self) -> None:
         self.leave_selected()
         self.state = State.LOGOUT
+
+    # --- login mode: commands/auth.py asks, login.py answers ------------------------------
+
+    def request_login(self, command: Command, request: object) -> None:
+        """Hold the command (and all input after it) until login.py has a verdict."""
+        self.pending_login = (command, request)
+
+    def unread(self) -> bytes:
+        """Bytes received and not yet framed, for whoever continues the session."""
+        return bytes(self.framer._buffer)  # noqa: SLF001 - the framer has no accessor yet
+
+    def take_unread(self) -> bytes:
+        data = self.unread()
+        del self.framer._buffer[:]  # noqa: SLF001
+        return data
+
+    def login_failed(self, done: Done, final: bool) -> None:
+        """Answer the pending login; ``final``: that was the last allowed attempt."""
+        assert self.pending_login is not None
+        command = self.pending_login[0]
+        self.pending_login = None
+        self.finish(command, done)
+        if final:
+            self.send(b"* BYE Too many invalid authentication attempts.\r\n")
+            self.state = State.LOGOUT
+
+    def complete_login(self, tag: str, store: MailStore, user: str) -> None:
+        """NOT_AUTHENTICATED -> AUTHENTICATED, in the process that now runs as ``user``."""
+        self.pending_login = None
+        self.store = store
+        self.user = user
+        self.state = State.AUTHENTICATED
+        caps = " ".join(self.capabilities())
+        self.send(f"{tag} OK [CAPABILITY {caps}] Logged in\r\n".encode())

@@ -13,7 +13,7 @@ _SECRET_NAME = re.compile(r"pass|secret|hash|token|credential|sasl|key", re.I)
 SECRET_MODULES = ("imapsession.auth", "imapsession.login", "imapsession.commands.auth")
 # commands whose arguments carry credentials
 SECRET_COMMANDS = frozenset({b"LOGIN", b"AUTHENTICATE"})
-_LITERAL_AT_END = re.compile(rb"\{(\d{1,10})\+?\}(\r?\n)\Z")
+_LITERAL_AT_END = re.compile(rb"\{(\d{1,10})\+?\}(\r?\n)?\Z")
 
 
 def secret_name(name: str) -> bool:

@@ -81,6 +81,12 @@ class MailboxInUse(StorageError):
     code = "INUSE"
 
 
+class StateUntrusted(Exception):
+    """A failure midway through a change (files or index half-written): the session
+    ends with ``* BYE Internal error`` rather than carry on with a view it cannot trust.
+    Nothing is lost: the next session's sync rebuilds its view from the files."""
+
+
 # --- values ------------------------------------------------------------------------
 
 
