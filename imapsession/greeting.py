@@ -12,6 +12,11 @@ def capabilities(append_limit: int = DEFAULT_APPEND_LIMIT, extra: tuple[str, ...
             "UIDPLUS", "MOVE", "CHILDREN", f"APPENDLIMIT={append_limit}", *extra]
 
 
+def login_capabilities(secure: bool) -> tuple[str, ...]:
+    """Added before login in login mode: plaintext mechanisms only on a secure transport."""
+    return ("SASL-IR", "AUTH=PLAIN") if secure else ("SASL-IR", "LOGINDISABLED")
+
+
 def greeting(preauth_user: str | None, caps: list[str]) -> bytes:
     text = " ".join(caps)
     if preauth_user is not None:
