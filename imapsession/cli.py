@@ -202,14 +202,16 @@ def _serve(root: str, user: str, home: str, options: dict[str, str]) -> int:
     from imapsession.storage.base import StorageError
     from imapsession.storage.maildir import open_maildir
 
-    observe_log.setup(options.get("--log"))
+    log_target = observe_log.setup(options.get("--log"))
     observe_log.set_context(user=user)
     logger = logging.getLogger("imapsession")
     crash_dir = _crash_dir(options, home)
     stacks = None
     try:
         stacks = crash.install_faulthandler(crash_dir)
-        logger.debug("Fatal errors and SIGUSR1 dump stacks to %s", stacks)
+        # on a terminal this line would greet every by-hand session: --bug-report says it
+        if log_target != "stderr":
+            logger.info("Fatal errors and SIGUSR1 dump Python stacks to %s", stacks)
     except OSError as exc:
         logger.warning("No stack dumps: can't write to %s: %s", crash_dir, exc)
     try:
