@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from imapproc import REPO, ours_argv, ours_env, spawn_ours, status_of
-
 from imapsession.observe import faults
 from imapsession.session import Session
 
