@@ -19,7 +19,10 @@ A secure IMAP server for one session on standard input and output.
   --preauth          pre-authenticate as the invoking user even if a network peer
                      may be on stdin (you hand your mail to whoever is connected)
   --demo             serve a throw-away maildir full of sample mail
-  --login            require LOGIN/AUTHENTICATE (not available yet)
+  --login            require LOGIN/AUTHENTICATE, as root with privilege separation
+                     (the default when a network peer may be on stdin); its
+                     options (--passwd-file, --secure-transport, ...) are in
+                     inetd/README.md
   --allow-root       for tests only: allow a pre-authenticated session as root
 
 debugging (see docs/DEBUGGING.md):
@@ -90,7 +93,10 @@ def _refuse(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _protect_stderr()
-    options = _parse(sys.argv[1:] if argv is None else argv)
+    from imapsession.auth.options import split_args
+
+    argv, login_args = split_args(sys.argv[1:] if argv is None else argv)
+    options = _parse(argv)
     if options == "help":
         sys.stdout.write(USAGE)
         return 0
@@ -105,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         return _bug_report(options, home)
     from imapsession.config import peer_reason
 
-    if "--login" in options:
-        return _refuse("Login mode is not available yet; run with --preauth over a pipe.")
+    if "--login" in options or (not options.keys() & {"--preauth", "--demo", "--replay"}
+                                and peer_reason(os.environ) is not None):
+        from imapsession.login import main as login_main
+
+        return login_main(login_args)
     # the demo serves only its own throw-away maildir, so root may run it
     if os.geteuid() == 0 and not options.keys() & {"--allow-root", "--demo"}:
         return _refuse("Refusing to pre-authenticate as root; run as the mail user.")

@@ -1,18 +1,90 @@
-"""Not-authenticated commands. Login mode comes with its own issue; until then the
-server only runs pre-authenticated and these refuse clearly."""
+"""Not-authenticated commands: LOGIN, AUTHENTICATE PLAIN (with SASL-IR), STARTTLS.
+
+These handlers only check the form of a login and hand the credentials to
+``session.request_login``; the verdict comes from the root parent through
+``login.py``. Without login mode (``session.login_secure is None``) they refuse.
+"""
 
 from __future__ import annotations
 
+from imapsession.auth.request import LoginRequest
+from imapsession.auth.sasl import SaslError, decode_plain
 from imapsession.protocol.command import Command
 from imapsession.session import Done, Session, bad, no
 
+MAX_SASL_LINE = 8 * 1024
+PRIVACY = "Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
 
-def handle_login(session: Session, command: Command) -> Done:
-    return no("Plaintext authentication is not available in this mode.", "UNAVAILABLE")
+
+def _unavailable(session: Session) -> Done | None:
+    if session.login_secure is None:
+        return no("Authentication is not available in this mode.", "UNAVAILABLE")
+    if not session.login_secure:
+        return no(PRIVACY, "PRIVACYREQUIRED")
+    return None
 
 
-def handle_authenticate(session: Session, command: Command) -> Done:
-    return no("Unsupported authentication mechanism.", "UNAVAILABLE")
+def handle_login(session: Session, command: Command) -> Done | None:
+    refusal = _unavailable(session)
+    if refusal is not None:
+        return refusal
+    user, password = command.args
+    session.request_login(command, LoginRequest(command.tag, "LOGIN", user, password))
+    return None
+
+
+def handle_authenticate(session: Session, command: Command) -> Done | None:
+    mechanism, initial = command.args
+    if mechanism != "PLAIN":
+        return no("Unsupported authentication mechanism.")
+    refusal = _unavailable(session)
+    if refusal is not None:
+        return refusal
+    if initial is None:  # RFC 3501: an empty challenge, then the client's response line
+        session.sasl = command
+        session.sasl_buffer = b""
+        session.send(b"+ \r\n")
+        return None
+    return _plain(session, command, initial)
+
+
+def _plain(session: Session, command: Command, response: bytes) -> Done | None:
+    try:
+        authzid, authcid, password = decode_plain(response)
+    except SaslError as exc:
+        return bad(f"{exc}.")
+    session.request_login(command, LoginRequest(command.tag, "PLAIN", authcid, password, authzid))
+    return None
+
+
+def consume_sasl(session: Session, data: bytes) -> bytes:
+    """Read the response line to AUTHENTICATE's challenge; return the bytes after it."""
+    buffer = session.sasl_buffer + data
+    end = buffer.find(b"\n")
+    if end < 0:
+        if len(buffer) > MAX_SASL_LINE:
+            _finish(session, bad("SASL response too long."))
+            return b""
+        session.sasl_buffer = buffer
+        return b""
+    line, rest = buffer[:end].rstrip(b"\r"), buffer[end + 1:]
+    command = session.sasl
+    assert command is not None
+    session.sasl = None
+    session.sasl_buffer = b""
+    done = bad("Authentication aborted by client.") if line == b"*" else _plain(
+        session, command, line)
+    if done is not None:
+        session.finish(command, done)
+    return rest
+
+
+def _finish(session: Session, done: Done) -> None:
+    command = session.sasl
+    assert command is not None
+    session.sasl = None
+    session.sasl_buffer = b""
+    session.finish(command, done)
 
 
 def handle_starttls(session: Session, command: Command) -> Done:
