@@ -6,9 +6,9 @@ import os
 import re
 
 import pytest
-from transcript import Client, message, run
 
 from imapsession.session import Limits
+from transcript import Client, message, run
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_append_synchronising_literal_with_flags_and_date(c):
         S: * OK [UIDNEXT 2] Predicted next UID
         S: b OK [READ-WRITE] Select completed.
         C: c FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE UID)
-        S: * 1 FETCH (FLAGS (\\Seen $Foo \\Recent) INTERNALDATE "<date>" RFC822.SIZE {len(m)} UID 1)
+        S: * 1 FETCH (FLAGS (\\Seen \\Recent $Foo) INTERNALDATE "<date>" RFC822.SIZE {len(m)} UID 1)
         S: c OK Fetch completed.
     """)
     # the internal date is the moment given, whatever zone it is shown in
@@ -165,7 +165,7 @@ def test_append_extra_arguments_after_literal(c):
 def test_append_keyword_flags_are_kept(c):
     c.append(message(), flags="$Label1 \\Flagged NonJunk")
     c.ok("s SELECT INBOX")
-    assert c.cmd("f FETCH 1 FLAGS")[0] == "* 1 FETCH (FLAGS (\\Flagged $Label1 NonJunk \\Recent))"
+    assert c.cmd("f FETCH 1 FLAGS")[0] == "* 1 FETCH (FLAGS (\\Flagged \\Recent $Label1 NonJunk))"
 
 
 def test_append_larger_than_the_literal_limit_is_spooled(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from transcript import Client, message, run
 
 FLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
@@ -46,7 +47,7 @@ def test_select_with_messages_recent_unseen_keywords(c):
         S: a OK [READ-WRITE] Select completed.
         C: b FETCH 1:* FLAGS
         S: * 1 FETCH (FLAGS (\\Seen \\Recent))
-        S: * 2 FETCH (FLAGS ($Important \\Recent))
+        S: * 2 FETCH (FLAGS (\\Recent $Important))
         S: * 3 FETCH (FLAGS (\\Seen \\Recent))
         S: b OK Fetch completed.
     """)
