@@ -150,7 +150,7 @@ class _Reader:
     def tag(self) -> str:
         value = self._run(_TAG_CHARS)
         if not value or self.peek() != 0x20:
-            raise ParseError("Error in IMAP command received by server: invalid tag")
+            raise ParseError("Invalid tag")
         return value.decode("ascii")
 
     def number(self, what: str = "a number", nonzero: bool = False, bits: int = 32) -> int:
