@@ -45,6 +45,11 @@ def handle_rename(session: Session, command: Command) -> Done:
     new = decode_mailbox_name(command.args[1])
     if new == "INBOX":
         return no("Can't rename onto INBOX.", "ALREADYEXISTS")
+    selected = session.view.mailbox.name if session.view is not None else None
+    if selected is not None and old != "INBOX" and (
+            selected == old or selected.startswith(old + session.store.hierarchy_separator)):
+        # as with DELETE: the open mailbox would vanish under the session
+        return no("Can't rename the selected mailbox.", "INUSE")
     session.store.rename_mailbox(old, new)
     return ok("Rename completed.")
 
