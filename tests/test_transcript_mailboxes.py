@@ -411,3 +411,21 @@ def test_planted_symlink_does_not_lead_outside(tmp_path):
     assert c.tagged("b SELECT Evil").startswith("b NO ")
     assert c.tagged("c DELETE Evil").startswith("c NO ")
     assert outside.is_dir()
+
+
+def test_rename_selected_mailbox_or_its_parent_refused(c):
+    c.ok("a CREATE Box/Sub")
+    c.ok("b SELECT Box/Sub")
+    assert c.tagged("c RENAME Box/Sub Other") == "c NO [INUSE] Can't rename the selected mailbox."
+    assert c.tagged("d RENAME Box Other") == "d NO [INUSE] Can't rename the selected mailbox."
+    assert c.cmd("e NOOP") == ["e OK NOOP completed."]
+    c.ok("f CREATE Boxer")
+    c.ok("g RENAME Boxer Other")  # a sibling with a common prefix is not a parent
+
+
+def test_rename_inbox_while_selected_announces_the_expunges(c):
+    c.append(message())
+    c.ok("s SELECT INBOX")
+    assert c.cmd("r RENAME INBOX Moved") == ["* 1 EXPUNGE", "r OK Rename completed."]
+    assert c.cmd("n NOOP") == ["n OK NOOP completed."]
+    assert c.cmd("t STATUS Moved (MESSAGES)")[0] == "* STATUS Moved (MESSAGES 1)"
