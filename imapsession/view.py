@@ -46,6 +46,7 @@ class MailboxView:
         self.uidnext = 0
         self.keywords: tuple[str, ...] = ()
         self._flag_text: dict[tuple, bytes] = {}
+        self.last_message: tuple[int, bytes] | None = None  # (uid, CRLF bytes), see fetch.py
 
     @property
     def readonly(self) -> bool:

@@ -16,19 +16,29 @@ _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
 
 
 class _Message:
-    """One message's bytes in wire form (CRLF), loaded at most once per command."""
+    """One message's bytes in wire form (CRLF), loaded at most once per command.
+
+    The last message read is kept on the view too: a client fetching a large
+    message in chunks (BODY[]<0.65536>, <65536.65536>, ...) would otherwise pay
+    a read and a CRLF conversion of the whole message per chunk.
+    """
 
     def __init__(self, session: Session, uid: int):
-        self._mailbox = session.view.mailbox
+        self._view = session.view
         self._uid = uid
         self._data: bytes | None = None
 
     @property
     def data(self) -> bytes:
         if self._data is None:
-            from imapsession import mime
+            last = self._view.last_message
+            if last is not None and last[0] == self._uid:
+                self._data = last[1]
+            else:
+                from imapsession import mime
 
-            self._data = mime.to_crlf(self._mailbox.read_message(self._uid))
+                self._data = mime.to_crlf(self._view.mailbox.read_message(self._uid))
+                self._view.last_message = (self._uid, self._data)
         return self._data
 
 
