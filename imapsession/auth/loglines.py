@@ -36,11 +36,6 @@ def logged_in(user: str, method: str, secured: bool, uid: int) -> None:
                    safe_user(user), method, _yes(secured), uid)
 
 
-def logged_out(user: str, bytes_in: int, bytes_out: int, expunged: int) -> None:
-    login_log.info("logout: user=<%s>, in=%d, out=%d, expunged=%d",
-                   safe_user(user), bytes_in, bytes_out, expunged)
-
-
 def disconnected(reason: str, attempts: int) -> None:
     login_log.info("disconnected before login: %s, attempts=%d", reason, attempts)
 
