@@ -304,8 +304,10 @@ class Session:
         from imapsession.commands.mailbox import decode_mailbox_name
 
         target = None
-        try:
-            command = parse_command(framing.Frame((head.split(b"\r\n")[0] + b" {0}", b""), (b"",)))
+        first_line = head.split(b"\r\n")[0]
+        try:  # parse "tag APPEND mailbox [flags] [date] {0}" for the mailbox name
+            probe = first_line[: first_line.rindex(b"{")] + b"{0}"
+            command = parse_command(framing.Frame((probe, b""), (b"",)))
             target = decode_mailbox_name(command.args[0])
         except Exception:  # noqa: BLE001 - any unparseable head spools to the root
             target = None
