@@ -197,10 +197,13 @@ class Framer:
         synchronising = not match.group(2)
         self._segments.append(line)
         if len(self._literals) >= MAX_LITERALS_PER_COMMAND:
-            return self._refuse(
-                Refuse(b"BAD Too many literals in one command", fatal=not synchronising),
-                size, synchronising,
-            )
+            # a whole response line: tagged BAD, or BYE when a non-sync literal ends the session
+            tag = self._segments[0].split(b" ", 1)[0]
+            if not re.fullmatch(rb"[\x21\x23\x24\x26\x27\x2C-\x5B\x5D-\x7A\x7C\x7E]+", tag):
+                tag = b"*"
+            text = b"Too many literals in one command\r\n"
+            response = tag + b" BAD " + text if synchronising else b"* BYE " + text
+            return self._refuse(Refuse(response, fatal=not synchronising), size, synchronising)
         head = b"".join(s + b"\r\n" for s in self._segments)
         decision = self._policy(
             LiteralRequest(head, size, synchronising, len(self._literals))
