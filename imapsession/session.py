@@ -215,32 +215,38 @@ class Session:
 
     def receive(self, data: bytes) -> bytes:
         """Feed client bytes; run every complete command; return what to send."""
-        if self.idling is not None:
-            data = self._idle_input(data)
-        self.framer.feed(data)
-        while not self.finished and self.idling is None and self.pending_login is None:
-            if self.sasl is not None:  # the response line may already be buffered
-                from imapsession.commands import auth
-
-                rest = auth.consume_sasl(self, self.take_unread())
-                self.framer.feed(rest)
-                if self.sasl is not None:
-                    break
-                continue
-            event = self.framer.next_event()
-            self.output.extend(self.framer.continuations)
-            self.framer.continuations.clear()
-            if event is None:
-                break
-            self._event(event)
-        return self.take_output()
-
-    def _idle_input(self, data: bytes) -> bytes:
-        """While idling, only DONE (or garbage, ending IDLE with BAD) is read."""
         from imapsession.commands import idle
 
-        rest = idle.consume(self, data)
-        return rest
+        pending = data
+        while True:
+            if self.idling is not None:
+                # while idling only DONE is read; what follows it is ordinary input
+                pending = idle.consume(self, pending)
+                if self.idling is not None:
+                    break
+            elif self.sasl is not None:
+                # AUTHENTICATE's response line, then ordinary input (login mode)
+                from imapsession.commands import auth
+
+                pending = auth.consume_sasl(self, pending)
+                if self.sasl is not None:
+                    break
+            self.framer.feed(pending)
+            while (not self.finished and self.idling is None and self.sasl is None
+                   and self.pending_login is None):  # a login waits for login.py's verdict
+                event = self.framer.next_event()
+                self.output.extend(self.framer.continuations)
+                self.framer.continuations.clear()
+                if event is None:
+                    break
+                self._event(event)
+            if (self.idling is None and self.sasl is None) or self.finished:
+                break
+            # IDLE (or AUTHENTICATE) began with more input already read (DONE in the same write)
+            pending = self.framer.take_buffer()
+            if not pending:
+                break
+        return self.take_output()
 
     def _event(self, event) -> None:
         if isinstance(event, framing.Frame):
@@ -336,10 +342,16 @@ class Session:
 
     def finish(self, command: Command, done: Done) -> None:
         if self.view is not None and self.state is State.SELECTED and command.name != "LOGOUT":
+            from imapsession.storage.base import NoSuchMailbox
+
             allow = command.uid or command.name not in NO_EXPUNGE_DURING
             try:
                 for line in self.view.refresh(allow, with_uid=command.uid):
                     self.send(line)
+            except NoSuchMailbox:
+                # another session deleted or renamed it: nothing left to show (as Dovecot)
+                self.send(b"* BYE Selected mailbox was deleted, have to disconnect.\r\n")
+                self.logout()
             except Exception:  # noqa: BLE001 - reported like any internal error
                 done = self.internal_error(command)
         if done.status == "BAD":

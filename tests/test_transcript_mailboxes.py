@@ -227,14 +227,14 @@ def test_rename_inbox_moves_its_messages(c):
         S: * FLAGS (<*>)
         S: * OK [PERMANENTFLAGS ()] Read-only mailbox.
         S: * 2 EXISTS
-        S: * 0 RECENT
+        S: * 2 RECENT
         S: * OK [UNSEEN 1] First unseen.
         S: * OK [UIDVALIDITY <n>] UIDs valid
         S: * OK [UIDNEXT 3] Predicted next UID
         S: e OK [READ-ONLY] Examine completed.
         C: f FETCH 1:* (FLAGS UID)
-        S: * 1 FETCH (FLAGS (\\Flagged) UID 1)
-        S: * 2 FETCH (FLAGS () UID 2)
+        S: * 1 FETCH (FLAGS (\\Flagged \\Recent) UID 1)
+        S: * 2 FETCH (FLAGS (\\Recent) UID 2)
         S: f OK Fetch completed.
     """)
     # INBOX's children stay where they are (RFC 3501 6.3.5)

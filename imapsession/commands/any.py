@@ -35,5 +35,6 @@ def handle_enable(session: Session, command: Command) -> Done:
     # says unknown capabilities are ignored, and ENABLED lists what was enabled
     enabled = [cap for cap in command.args[0] if cap in session.enableable]
     session.enabled.update(enabled)
-    session.send(("* ENABLED" + "".join(" " + cap for cap in enabled) + "\r\n").encode())
+    if enabled:  # Dovecot sends no ENABLED line when nothing was enabled
+        session.send(("* ENABLED" + "".join(" " + cap for cap in enabled) + "\r\n").encode())
     return ok("Enabled.")

@@ -2,7 +2,9 @@
 
 A field is a line up to LF plus the following lines that start with SP or
 TAB; its name is what precedes the first ':' (trailing blanks dropped), and
-its value follows the ':' with one leading blank dropped.  Continuation
+its value follows the ':' with the leading blanks dropped (only one when
+the value is all blanks), as with Dovecot's SKIP_INITIAL_LWSP flag, which
+its index code uses for ENVELOPE and BODYSTRUCTURE.  Continuation
 lines keep their newline inside the value (Dovecot's "full value").  A line
 without ':' is a field with an empty name.
 """
@@ -20,7 +22,10 @@ def split_line(line: bytes) -> tuple[bytes, bytes]:
     if colon < 0:
         return b"", line
     value = line[colon + 1 :]
-    if value[:1] in (b" ", b"\t"):
+    stripped = value.lstrip(b" \t")
+    if stripped:
+        value = stripped
+    elif value:
         value = value[1:]
     name = line[:colon].rstrip(b" \t")
     if len(name) > _NAME_MAX:

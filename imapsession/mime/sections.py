@@ -34,24 +34,44 @@ def _nonuls(data: bytes) -> bytes:
     return data.replace(b"\0", b"\x80") if b"\0" in data else data
 
 
-def header_fields(header: bytes, fields: tuple[str, ...], exclude: bool) -> bytes:
+def header_fields(header: bytes, fields: tuple[str, ...], exclude: bool,
+                  *, from_cache: bool | None = None) -> bytes:
     """HEADER.FIELDS (``exclude`` false) or HEADER.FIELDS.NOT of a header block.
 
     Matching fields are kept whole (with their continuation lines), in
-    message order.  HEADER.FIELDS always ends with a blank line (and ends
-    a last field that lacks its newline with CRLF);
-    HEADER.FIELDS.NOT only when the header itself had one (Dovecot's header
-    filter passes the end-of-header line through).  Names match
-    case-insensitively, ignoring blanks before the colon.
+    message order; names match case-insensitively, ignoring blanks before
+    the colon.  Dovecot has two ways to produce this, and they differ at
+    the edges:
+
+    * top-level HEADER.FIELDS (``from_cache``, the default when not
+      ``exclude``) rebuilds the lines from its header cache: every line ends
+      in CRLF (a CR already before the newline is not doubled) and a blank
+      line always follows;
+    * HEADER.FIELDS.NOT, and both forms inside message/rfc822, run a header
+      filter over the raw octets: lines are copied as they are and the
+      blank line is there only when the header had one.
     """
+    if from_cache is None:
+        from_cache = not exclude
     wanted = {f.lower().encode() for f in fields}
     out = bytearray()
     for name, _value, start, end in iter_fields(header):
-        if (name.lower() in wanted) != exclude:
+        if (name.lower() in wanted) == exclude:
+            continue
+        if not from_cache:
             out += header[start:end]
-            if not exclude and not header[start:end].endswith(b"\n"):
-                out += b"\r\n"
-    if not exclude or _has_blank_line(header):
+            continue
+        chunk = header[start:end]
+        pos = 0
+        while pos < len(chunk):
+            lf = chunk.find(b"\n", pos)
+            stop = len(chunk) if lf < 0 else lf
+            line = chunk[pos:stop]
+            if lf >= 0 and line.endswith(b"\r"):
+                line = line[:-1]
+            out += line + (b"\n" if line.endswith(b"\r") else b"\r\n")
+            pos = stop + 1
+    if from_cache or _has_blank_line(header):
         out += b"\r\n"
     return _nonuls(bytes(out))
 
@@ -98,5 +118,5 @@ def section(msg: bytes, sect: Section, root: Part | None = None) -> bytes | None
         # to the first blank line, ignoring where the parser ended that header.
         start = inner.header_start
         header = msg[start : start + top_header_end(msg[start:])]
-        return header_fields(header, sect.fields, text.endswith(".NOT"))
+        return header_fields(header, sect.fields, text.endswith(".NOT"), from_cache=False)
     raise ValueError(f"BODY[{sect.to_wire()}] is not a valid section")

@@ -123,6 +123,12 @@ class Framer:
     def feed(self, data: bytes) -> None:
         self._buffer += data
 
+    def take_buffer(self) -> bytes:
+        """Hand back unread input (between commands), e.g. what follows IDLE."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
     def next_event(self) -> Frame | Rejected | LineTooLong | None:
         """The next complete event, or None when more bytes are needed."""
         while True:

@@ -173,6 +173,7 @@ def mutf7_decode(text: str) -> str:
     """Decode, refusing anything that is not the canonical encoding of some name."""
     out: list[str] = []
     i = 0
+    last_run_end = -1  # where the last encoded run ended: two runs may not touch
     while i < len(text):
         char = text[i]
         if not 0x20 <= ord(char) <= 0x7E:
@@ -189,17 +190,20 @@ def mutf7_decode(text: str) -> str:
         if not chunk:
             out.append("&")
             continue
-        if not re.fullmatch(r"[A-Za-z0-9+,]+", chunk) or len(chunk) % 8 in (1, 4, 6):
+        if not re.fullmatch(r"[A-Za-z0-9+,]+", chunk):
             raise ValueError("bad modified UTF-7 in mailbox name")
         padded = chunk.replace(",", "/") + "=" * (-len(chunk) % 4)
-        raw = base64.b64decode(padded)
-        if len(raw) % 2:
-            raise ValueError("bad modified UTF-7 in mailbox name")
         try:
-            decoded = raw.decode("utf-16-be")
-        except UnicodeDecodeError as exc:
-            raise ValueError("bad UTF-16 in mailbox name") from exc
+            decoded = base64.b64decode(padded, validate=True).decode("utf-16-be")
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("bad modified UTF-7 in mailbox name") from None
         if any(0x20 <= ord(c) <= 0x7E for c in decoded):
             raise ValueError("printable ASCII must not be encoded in a mailbox name")
+        # one name, one spelling: refuse anything a canonical encoder would not write
+        # (split runs like &Jjo-&Jjo-, or stray bits in the last base64 character)
+        start = i - len(chunk) - 2
+        if mutf7_encode(decoded) != "&" + chunk + "-" or start == last_run_end:
+            raise ValueError("non-canonical modified UTF-7 in mailbox name")
+        last_run_end = i
         out.append(decoded)
     return "".join(out)

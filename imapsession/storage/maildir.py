@@ -742,7 +742,7 @@ class MaildirMailbox(Mailbox):
         try:
             row = self._folder.row()
             assert row is not None
-            uidvalidity, uidnext, highest = row[1], row[2], row[3]
+            uidvalidity, uidnext, highest, first_recent = row[1], row[2], row[3], row[4]
             changed: tuple[MessageRecord, ...] = ()
             expunged: tuple[int, ...] = ()
             stale = False
@@ -770,6 +770,9 @@ class MaildirMailbox(Mailbox):
             db.execute("COMMIT")
         if since_modseq == 0 and stale:
             _save_snapshot(self._store.index, box_id, highest, changed)
+        if self.readonly:
+            # EXAMINE shows \Recent without claiming it (RFC 3501 2.3.2; as Dovecot does)
+            recent = frozenset(r.uid for r in changed if r.uid >= first_recent)
         self._folder.keywords.load()
         return SyncResult(
             uidvalidity=uidvalidity,
