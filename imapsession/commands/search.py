@@ -25,6 +25,7 @@ class _Candidate:
         self.uid = uid
         self._meta = None
         self._data: bytes | None = None
+        self._header: bytes | None = None
 
     @property
     def flags(self) -> frozenset[str]:
@@ -44,6 +45,25 @@ class _Candidate:
             self._data = mime.to_crlf(self.view.mailbox.read_message(self.uid))
         return self._data
 
+    @property
+    def header(self) -> bytes:
+        """The top-level header (and its blank line), read without the body when possible:
+        SEARCH HEADER/FROM/SUBJECT must not read a mailbox's attachments."""
+        if self._data is not None:
+            return self._data
+        if self._header is None:
+            from imapsession import mime
+
+            head = bytearray()
+            with self.view.mailbox.open_message(self.uid) as stream:
+                while True:
+                    chunk = stream.read(16384)
+                    head += chunk
+                    if not chunk or b"\n\n" in head or b"\n\r\n" in head:
+                        break
+            self._header = mime.to_crlf(bytes(head))
+        return self._header
+
 
 def _contains(haystack: str, needle: str) -> bool:
     return needle.casefold() in haystack.casefold()
@@ -58,7 +78,7 @@ def _internal_day(candidate: _Candidate) -> date:
 def _sent_day(candidate: _Candidate) -> date | None:
     from imapsession import mime
 
-    sent = mime.date_header(candidate.data)
+    sent = mime.date_header(candidate.header)
     return sent.date() if sent is not None else None
 
 
@@ -104,9 +124,10 @@ def matches(key: SearchKey, c: _Candidate) -> bool:
     from imapsession import mime
 
     if name in _ADDRESS_HEADERS:
-        return any(_contains(v, args[0]) for v in mime.decoded_headers(c.data, _ADDRESS_HEADERS[name]))
+        values = mime.decoded_headers(c.header, _ADDRESS_HEADERS[name])
+        return any(_contains(v, args[0]) for v in values)
     if name == "HEADER":
-        values = mime.decoded_headers(c.data, args[0])
+        values = mime.decoded_headers(c.header, args[0])
         return bool(values) and any(_contains(v, args[1]) for v in values)
     if name == "BODY":
         return any(_contains(text, args[0]) for text in mime.decoded_body_texts(c.data))
