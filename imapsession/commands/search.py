@@ -57,9 +57,13 @@ class _Candidate:
             head = bytearray()
             with self.view.mailbox.open_message(self.uid) as stream:
                 while True:
-                    chunk = stream.read(16384)
+                    chunk = stream.read(8192)
                     head += chunk
-                    if not chunk or b"\n\n" in head or b"\n\r\n" in head:
+                    ends = [i for i in (head.find(b"\n\n"), head.find(b"\n\r\n")) if i >= 0]
+                    if ends:
+                        del head[min(ends) + 3:]  # keep the blank line, drop the body
+                        break
+                    if not chunk:
                         break
             self._header = mime.to_crlf(bytes(head))
         return self._header
