@@ -106,6 +106,8 @@ def _skip_value(data: bytes, pos: int) -> int:
         depth = 0
         while True:
             char = data[pos : pos + 1]
+            if not char:
+                raise ValueError("unterminated list in response")
             if char == b"(":
                 depth += 1
                 pos += 1
@@ -121,6 +123,8 @@ def _skip_value(data: bytes, pos: int) -> int:
     if char == b'"':
         pos += 1
         while data[pos : pos + 1] != b'"':
+            if pos >= len(data):
+                raise ValueError("unterminated quoted string in response")
             pos += 2 if data[pos : pos + 1] == b"\\" else 1
         return pos + 1
     if char == b"~" and data[pos + 1 : pos + 2] == b"{":
@@ -155,6 +159,8 @@ def fetch_items(response: bytes) -> dict[int, dict[bytes, bytes]]:
             depth = 0
             while True:
                 char = response[pos : pos + 1]
+                if not char:
+                    raise ValueError("unterminated FETCH response")
                 if char == b"[":
                     depth += 1
                 elif char == b"]":

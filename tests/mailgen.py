@@ -305,3 +305,114 @@ def huge_message(size: int = 20 * 1024 * 1024) -> bytes:
 if __name__ == "__main__":
     write_corpus()
     print(f"wrote {len(CORPUS)} messages to {MAIL_DIR}")
+
+
+# --- random awkward messages for differential testing ---------------------------------
+
+_ADDRESS_POOL = [
+    "a@example.org", "Name <n@example.org>", '"Quoted, Name" <q@x.example>', "<bare@x>",
+    "group: m1@x, m2@x;", "empty:;", "local", "@domain", "x@", "<>", "(comment) c@x",
+    "=?utf-8?q?J=C3=B6rg?= <j@x>", "a@b, , c@d", "Bad <unterminated@x", "\"odd\"@x",
+    "<@r1,@r2:r@x>", "x.@y", "Tab\tName <t@x>", "  spaced  out  <s@x>  ", "caf\u00e9 <c@x>",
+]
+_SUBJECT_POOL = [
+    "plain", "  lead", "trail  ", "two  spaces", 'quote " in', "back \\ slash",
+    "=?iso-8859-1?q?caf=E9?=", "tab\there", "", "\u00fcml\u00e4ut", "a\r\n folded",
+]
+_BOUNDARY_POOL = ["a", "ab", "abc", "b", "=_x", "same", "long" * 25]
+_CTYPE_POOL = [
+    "text/plain", "text/html; charset=utf-8", "application/octet-stream; name=f.bin",
+    "image/png", "text", "garbage", "", "message/rfc822", 'text/plain; name*0="a"; name*1="b"',
+    "application/x; a*=utf-8''%41; b=\"q\\\"x\"", "TEXT/Plain; CHARSET=latin1 (c)",
+]
+_EXTRA_HEADERS = [
+    "Content-Transfer-Encoding: base64", "Content-Transfer-Encoding: quoted-printable",
+    "Content-Transfer-Encoding: 8bit", "Content-Transfer-Encoding: x-weird",
+    "Content-Disposition: attachment; filename=x.txt", "Content-Disposition: inline",
+    "Content-ID: <id@x>", "Content-Description: desc  two", "Content-Language: en, fr",
+    "Content-Location: http://x/y", "Content-MD5: abc=", "X-Other: value",
+]
+
+
+def random_message(rng, depth: int = 0) -> str:
+    """One random, often malformed, MIME message as text with LF line ends."""
+    lines = []
+    if depth == 0 or rng.random() < 0.5:
+        for field in ("From", "To", "Cc", "Reply-To", "Sender"):
+            if rng.random() < 0.5:
+                lines.append(f"{field}: " + ", ".join(rng.sample(_ADDRESS_POOL, rng.randint(1, 3))))
+        if rng.random() < 0.8:
+            lines.append("Subject: " + rng.choice(_SUBJECT_POOL))
+        if rng.random() < 0.5:
+            lines.append("Date: Mon, 7 Feb 1994 21:52:25 -0800")
+        if rng.random() < 0.3:
+            lines.append("Message-ID: <" + rng.choice(["m@x", "a b@c", "q\"@x"]) + ">")
+    body = _random_entity(rng, depth, lines, top=True)
+    return body
+
+
+def _random_entity(rng, depth: int, lines: list, top: bool) -> str:
+    if top and rng.random() < 0.8:
+        lines.append("MIME-Version: 1.0")
+    roll = rng.random()
+    boundary = rng.choice(_BOUNDARY_POOL)
+    if depth < 4 and roll < 0.45:
+        subtype = rng.choice(["mixed", "alternative", "digest"])
+        quoted = rng.random() < 0.5
+        lines.append(f"Content-Type: multipart/{subtype}; boundary=" + (f'"{boundary}"' if quoted else boundary))
+        kind = "multi"
+    elif depth < 4 and roll < 0.6:
+        lines.append("Content-Type: message/rfc822")
+        kind = "msg"
+    else:
+        ctype = rng.choice(_CTYPE_POOL)
+        if ctype or rng.random() < 0.5:
+            lines.append(f"Content-Type: {ctype}")
+        kind = "leaf"
+    for extra in rng.sample(_EXTRA_HEADERS, rng.randint(0, 3)):
+        lines.append(extra)
+    rng.shuffle(lines)
+    header = "".join(line + "\n" for line in lines)
+    blank = "\n" if rng.random() < 0.93 else ""
+    if kind == "leaf":
+        body = _random_text(rng)
+    elif kind == "msg":
+        body = random_message(rng, depth + 1)
+    else:
+        parts = []
+        if rng.random() < 0.3:
+            parts.append(_random_text(rng) + "\n")
+        for _ in range(rng.randint(0, 4)):
+            child: list = []
+            parts.append(f"--{boundary}" + rng.choice(["", "", " junk", "--x"]) + "\n"
+                         + _random_entity(rng, depth + 1, child, top=False) + "\n")
+        if rng.random() < 0.8:
+            parts.append(f"--{boundary}--\n")
+        if rng.random() < 0.3:
+            parts.append(_random_text(rng))
+        body = "".join(parts)
+    return header + blank + body
+
+
+def _random_text(rng) -> str:
+    pool = ["hello", "", "--", "--a", "--ab", "--b--", "=E9t=C3=A9=", "aGVsbG8=", " ", "\u00e9",
+            "x\ry", "end"]
+    return "\n".join(rng.choice(pool) for _ in range(rng.randint(0, 5)))
+
+
+def random_corpus(seed: int, count: int) -> list[bytes]:
+    """``count`` random messages; line ends vary (LF, CRLF, mixed) per message."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        text = random_message(rng).encode()
+        style = rng.random()
+        if style < 0.4:
+            text = text.replace(b"\n", b"\r\n")
+        elif style < 0.6:
+            text = b"".join(line + (b"\r\n" if rng.random() < 0.5 else b"\n")
+                            for line in text.split(b"\n"))[: len(text) + text.count(b"\n")]
+        out.append(text)
+    return out
