@@ -1,0 +1,222 @@
+"""Run a target for a time budget on a seed; keep a shrunk reproducer on failure.
+
+    python -m fuzz --target parser|session|binary --seconds N [--seed S]
+    python -m fuzz replay fuzz/corpus/FILE.imap     # re-run a reproducer, checks on
+    python -m fuzz strip fuzz/corpus/FILE.imap      # session A's bytes, to pipe by hand
+
+Hypothesis runs in batches of examples, each batch on seed S, S+1, ... until the
+budget is spent, so a red run is reproduced by the same seed. A failure's last
+(shrunk) example is written to ``fuzz/corpus/`` as a plain IMAP transcript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+MARK = b"#! "
+
+
+# --- transcripts ------------------------------------------------------------------------
+
+
+def write_transcript(transcript: list[tuple], header: list[str], directory: Path = CORPUS) -> Path:
+    """A reproducer: ``#`` comment lines, ``#! `` directives, raw client bytes between."""
+    out = bytearray()
+    for line in header:
+        out += b"# " + line.replace("\n", "\n# ").encode("utf-8", "replace") + b"\n"
+    for kind, who, data in transcript:
+        if kind == "open":
+            out += MARK + b"open " + who.encode() + b"\n"
+        elif kind == "deliver":
+            out += MARK + b"deliver %s %d\n" % (who.encode(), len(data)) + data + b"\n"
+        else:
+            out += MARK + b"send %s %d\n" % (who.encode(), len(data)) + data
+            if not data.endswith(b"\n"):
+                out += b"\n"
+    digest = hashlib.sha1(bytes(out)).hexdigest()[:10]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{header[0].split()[1] if header else 'case'}-{digest}.imap"
+    path.write_bytes(bytes(out))
+    return path
+
+
+def read_transcript(data: bytes) -> list[tuple[str, str, bytes]]:
+    steps = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        line = data[pos:end]
+        pos = end + 1
+        if not line.startswith(MARK):
+            continue  # a comment
+        words = line[len(MARK):].decode().split()
+        if words[0] == "open":
+            steps.append(("open", words[1], b""))
+            continue
+        size = int(words[2])
+        chunk = data[pos:pos + size]
+        pos += size
+        if words[0] == "deliver" or not chunk.endswith(b"\n"):
+            pos += 1  # the separating newline
+        steps.append((words[0], words[1], chunk))
+    return steps
+
+
+def replay(path: Path, transport: str = "session") -> None:
+    """Run a reproducer through a fresh maildir with the harness's checks; raise on failure."""
+    from fuzz.harness import Harness, Sent
+
+    harness = Harness(transport)
+    try:
+        for kind, who, data in read_transcript(path.read_bytes()):
+            if kind == "open":
+                harness.open(who)
+            elif kind == "deliver":
+                if who == "INBOX" or (Path(harness.root) / ("." + who)).is_dir():
+                    harness.deliver(who, data)
+            elif harness.alive(who):
+                tag = f"replaysync{len(harness.transcript)}"
+                harness.exchange(who, data + tag.encode() + b" NOOP\r\n", [Sent(tag, "NOOP")],
+                                 broken=True)
+    finally:
+        harness.close()
+
+
+def strip(path: Path, session: str = "A") -> bytes:
+    return b"".join(d for k, w, d in read_transcript(path.read_bytes()) if k == "send" and w == session)
+
+
+# --- targets ----------------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self):
+        self.examples = 0
+        self.commands = 0
+
+
+def _settings(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None, database=None, stateful_step_count=40,
+                    suppress_health_check=list(HealthCheck), print_blob=False,
+                    report_multiple_bugs=False)
+
+
+def parser_test(stats: Stats, examples: int, last: list):
+    from fuzz import parser_target
+    from fuzz import strategies as fst
+
+    @_settings(examples)
+    @given(st.data())
+    def run(data):
+        stats.examples += 1
+        if data.draw(st.booleans()):
+            command = data.draw(fst.commands())
+            rng = random.Random(data.draw(st.integers(0, 2**32)))
+            last[:] = [parser_target.encode(command, rng)]
+            stats.commands += 1
+            parser_target.check_roundtrip(command, rng)
+        else:
+            chunk = data.draw(fst.broken_commands(parser_target.encoded_commands()))
+            last[:] = [chunk]
+            stats.commands += chunk.count(b"\n") or 1
+            parser_target.check_broken(chunk)
+    return run
+
+
+def session_test(stats: Stats, examples: int, transport: str, machine=None):
+    from hypothesis.stateful import get_state_machine_test
+
+    from fuzz import session_target
+
+    base = machine or session_target.SessionMachine
+
+    class Counted(base):
+        def __init__(self):
+            stats.examples += 1
+            super().__init__()
+
+        def teardown(self):
+            stats.commands += self.h.commands
+            super().teardown()
+
+    Counted.transport = transport
+    Counted.__name__ = base.__name__
+    return get_state_machine_test(Counted, settings=_settings(examples))
+
+
+def run_target(target: str, seconds: float, first_seed: int, *, batch: int = 25,
+               machine=None, corpus: Path = CORPUS, max_examples: int | None = None,
+               quiet: bool = False) -> tuple[Stats, Path | None, str | None]:
+    """Run batches until the budget (or ``max_examples``) is spent or something fails."""
+    stats = Stats()
+    last: list = []
+    start = time.monotonic()
+    current = first_seed
+    while time.monotonic() - start < seconds and (max_examples is None or stats.examples < max_examples):
+        if target == "parser":
+            test = parser_test(stats, batch * 8, last)
+        else:
+            test = session_test(stats, batch, target, machine)
+        try:
+            seed(current)(test)()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported with its case
+            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            header = [f"target {target} seed {current}",
+                      f"expected failure (before the fix): {error[:2000]}",
+                      "replay: python -m fuzz replay THIS_FILE",
+                      "by hand: python -m fuzz strip THIS_FILE | "
+                      "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root"]
+            if target == "parser":
+                transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
+            else:
+                from fuzz import session_target
+
+                transcript = session_target.LAST[0].h.transcript if session_target.LAST else []
+            path = write_transcript(transcript, header, corpus)
+            return stats, path, error
+        current += 1
+    return stats, None, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("replay", "strip"):
+        if argv[0] == "strip":
+            sys.stdout.buffer.write(strip(Path(argv[1])))
+            return 0
+        try:
+            replay(Path(argv[1]), argv[2] if len(argv) > 2 else "session")
+        except AssertionError as exc:
+            print(f"FAIL {argv[1]}: {exc}")
+            return 1
+        print(f"ok {argv[1]}")
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m fuzz")
+    parser.add_argument("--target", choices=["parser", "session", "binary"], required=True)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    first = args.seed if args.seed is not None else random.randrange(2**31)
+    start = time.monotonic()
+    stats, path, error = run_target(args.target, args.seconds, first)
+    elapsed = time.monotonic() - start
+    print(f"target={args.target} seed={first} seconds={elapsed:.1f} examples={stats.examples} "
+          f"commands={stats.commands} commands/s={stats.commands / max(elapsed, 1e-9):.0f} "
+          f"failures={1 if path else 0}")
+    if path:
+        print(f"FAILURE: {error}")
+        print(f"reproducer: {path}")
+        sys.stdout.write(path.read_bytes().decode("utf-8", "replace"))
+        return 1
+    return 0

@@ -1,0 +1,788 @@
+"""The session target: a Hypothesis state machine of two clients and a mail delivery agent.
+
+Two sessions, A and B, work on one maildir while messages arrive in ``new/``
+from outside. Every rule sends real IMAP (sometimes several commands pipelined
+in one chunk, sometimes garbage followed by a sync NOOP); the harness checks
+what holds for any response, and each rule's checker holds the answers to the
+model in ``fuzz/model.py``: EXISTS and SELECT counts, UIDs from APPENDUID and
+COPYUID, FETCH flags and sizes, SEARCH results, STATUS counts, LIST names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from fuzz import strategies as fst
+from fuzz.harness import FuzzFailure, Harness, Sent
+from fuzz.model import KEYWORDS, SYSTEM, Box, Model, message_bytes
+from fuzz.wire import Encoder
+from imapsession.protocol.command import Command
+
+SIDS = ("A", "B")
+NAMES = ("INBOX", "a", "b", "c")
+FLAG_CHOICES = st.frozensets(st.sampled_from(SYSTEM + KEYWORDS), max_size=3)
+SAFE_VERBS = (b"SEARCH", b"LOGIN", b"STATUS", b"FETCH 1 BODY.PEEK[HEADER.FIELDS", b"ID (",
+              b"UID SEARCH TEXT", b"LSUB \"\"", b"ENABLE")
+
+LAST: list[SessionMachine] = []  # the runner reads the last machine's transcript
+
+
+@attrs.define
+class Action:
+    """One command: its bytes for a tag, and a checker run on (untagged, tagged)."""
+
+    name: str
+    wire: Callable[[str], bytes]
+    check: Callable[[list, object], None]
+    uid: bool = False
+
+
+def _fail(text: str) -> FuzzFailure:
+    return FuzzFailure(text)
+
+
+class SessionMachine(RuleBasedStateMachine):
+    transport = "session"
+    session_factory = None
+
+    def __init__(self):
+        super().__init__()
+        LAST[:] = [self]
+        self.h = Harness(self.transport, self.session_factory)
+        self.model = Model()
+        self.tags = itertools.count(1)
+        self.enc = Encoder(random.Random(0))
+        self.selected: dict[str, tuple[str, bool] | None] = {}
+        self.doomed: set[str] = set()
+        for sid in SIDS:
+            self._connect(sid)
+
+    def teardown(self):
+        self.h.close()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _connect(self, sid: str) -> None:
+        self.h.open(sid)
+        self.selected[sid] = None
+        self.doomed.discard(sid)
+
+    def _tag(self, sid: str) -> str:
+        return f"{sid.lower()}{next(self.tags)}"
+
+    def _run(self, sid: str, actions: list[Action]) -> None:
+        tags = [self._tag(sid) for _ in actions]
+        data = b"".join(a.wire(t) for a, t in zip(actions, tags))
+        sent = [Sent(t, a.name, a.uid) for a, t in zip(actions, tags)]
+        results = self.h.exchange(sid, data, sent)
+        by_tag = {s.tag: (u, t) for s, u, t in results if s is not None}
+        for action, tag in zip(actions, tags):
+            if tag not in by_tag:  # the session ended (BYE)
+                self._ended(sid)
+                return
+            untagged, tagged = by_tag[tag]
+            action.check(untagged, tagged)
+        self._check_cache(sid)  # after all: a pipelined FETCH may reveal UIDs early
+        if not self.h.alive(sid):
+            self._ended(sid)
+
+    def _ended(self, sid: str) -> None:
+        self.selected[sid] = None
+
+    def _box(self, sid: str) -> Box | None:
+        sel = self.selected[sid]
+        if sel is None or sid in self.doomed:
+            return None
+        return self.model.boxes.get(sel[0])
+
+    def _check_cache(self, sid: str) -> None:
+        """After every completion, what the client was told of flags is the truth."""
+        box = self._box(sid)
+        if box is None:
+            return
+        view = self.h.views[sid]
+        for uid in view.uids:
+            if uid is None:
+                continue
+            msg = box.by_uid(uid)
+            if msg is None:
+                if uid not in box.gone:
+                    raise _fail(f"session {sid} shows UID {uid}, which {sel_name(self, sid)} "
+                                "never had")
+                continue
+            told = view.flags.get(uid)
+            if told is not None and told != frozenset(msg.flags):
+                raise _fail(f"session {sid}: UID {uid} flags {sorted(told)} but the model "
+                            f"has {sorted(msg.flags)}")
+
+    def _view_known(self, sid: str) -> bool:
+        return all(u is not None for u in self.h.views[sid].uids)
+
+    def _learn(self, sid: str) -> Action:
+        """FETCH 1:* (UID FLAGS RFC822.SIZE): learn every UID; check sizes and flags."""
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            for r in untagged:
+                if r.name != "FETCH" or "RFC822.SIZE" not in r.data:
+                    continue
+                uid, size = r.data.get("UID"), r.data["RFC822.SIZE"]
+                msg = box.by_uid(uid)
+                if msg is None and uid not in box.gone:
+                    msg = self.model.resolve_unknown(box, uid, size, None, "FETCH")
+                if msg is not None and msg.size != size:
+                    raise _fail(f"UID {uid} has size {size}, the model says {msg.size}")
+            empty = not self.h.views[sid].uids  # 1:* names nothing: BAD, as Dovecot says
+            if tagged.name != ("BAD" if empty else "OK") and tagged.code != "EXPUNGEISSUED":
+                raise _fail(f"learning FETCH failed: {tagged.raw!r}")
+        return Action("FETCH", lambda t: t.encode() + b" FETCH 1:* (UID FLAGS RFC822.SIZE)\r\n",
+                      check)
+
+    def _noop(self) -> Action:
+        return Action("NOOP", lambda t: t.encode() + b" NOOP\r\n", _expect("OK"))
+
+    def _ensure_known(self, sid: str) -> None:
+        if self.h.views[sid].uids and not self._view_known(sid):
+            self._run(sid, [self._learn(sid)])
+
+    # --- connections --------------------------------------------------------------------
+
+    @precondition(lambda self: any(not self.h.alive(s) for s in SIDS))
+    @rule(data=st.data())
+    def reconnect(self, data):
+        sid = data.draw(st.sampled_from([s for s in SIDS if not self.h.alive(s)]))
+        self._connect(sid)
+
+    @rule(sid=st.sampled_from(SIDS))
+    def logout(self, sid):
+        if not self.h.alive(sid):
+            return
+        def check(untagged, tagged):
+            if not any(r.name == "BYE" for r in untagged) or tagged.name != "OK":
+                raise _fail("LOGOUT without BYE and OK")
+        self._run(sid, [Action("LOGOUT", lambda t: t.encode() + b" LOGOUT\r\n", check)])
+        self._ended(sid)
+
+    # --- mailboxes ------------------------------------------------------------------------
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES))
+    def create(self, sid, name):
+        if not self.h.alive(sid):
+            return
+        def check(untagged, tagged):
+            exists = name in self.model.boxes
+            _status(tagged, "NO" if exists else "OK")
+            if not exists:
+                self.model.boxes[name] = Box()
+        self._run(sid, [Action("CREATE", lambda t: t.encode() + b" CREATE " + name.encode()
+                               + b"\r\n", check)])
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES))
+    def delete(self, sid, name):
+        if not self.h.alive(sid):
+            return
+        def check(untagged, tagged):
+            sel = self.selected[sid]
+            if name == "INBOX" or name not in self.model.boxes or (sel and sel[0] == name):
+                _status(tagged, "NO")
+                return
+            _status(tagged, "OK")
+            self.model.delete(name)
+            for other in SIDS:
+                if self.selected[other] and self.selected[other][0] == name:
+                    self.doomed.add(other)
+        self._run(sid, [Action("DELETE", lambda t: t.encode() + b" DELETE " + name.encode()
+                               + b"\r\n", check)])
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES), readonly=st.booleans())
+    def select(self, sid, name, readonly):
+        if not self.h.alive(sid):
+            return
+        verb = b"EXAMINE" if readonly else b"SELECT"
+        def check(untagged, tagged):
+            self.doomed.discard(sid)
+            box = self.model.boxes.get(name)
+            if box is None:
+                _status(tagged, "NO")
+                self.selected[sid] = None
+                return
+            _status(tagged, "OK")
+            self.selected[sid] = (name, readonly)
+            exists = [r.number for r in untagged if r.name == "EXISTS"]
+            if exists != [len(box.msgs)]:
+                raise _fail(f"SELECT {name}: EXISTS {exists}, the model has {len(box.msgs)}")
+            codes = {r.code: r.code_data for r in untagged if r.code}
+            box.learn_validity(codes["UIDVALIDITY"], self.model.prior.get(name, []), "SELECT")
+            if codes["UIDNEXT"] <= box.max_uid:
+                raise _fail(f"UIDNEXT {codes['UIDNEXT']} is not above UID {box.max_uid}")
+        actions = [Action(verb.decode(), lambda t: t.encode() + b" " + verb + b" "
+                          + name.encode() + b"\r\n", check), self._learn(sid)]
+        self._run(sid, actions)
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES))
+    def status(self, sid, name):
+        if not self.h.alive(sid):
+            return
+        def check(untagged, tagged):
+            box = self.model.boxes.get(name)
+            if box is None:
+                _status(tagged, "NO")
+                return
+            _status(tagged, "OK")
+            (items,) = [r.data[1] for r in untagged if r.name == "STATUS"]
+            if items["MESSAGES"] != len(box.msgs):
+                raise _fail(f"STATUS {name} MESSAGES {items['MESSAGES']}, model {len(box.msgs)}")
+            unseen = sum(1 for m in box.msgs if "\\Seen" not in m.flags)
+            if items["UNSEEN"] != unseen:
+                raise _fail(f"STATUS {name} UNSEEN {items['UNSEEN']}, model {unseen}")
+            if items["UIDNEXT"] <= box.max_uid:
+                raise _fail(f"STATUS {name} UIDNEXT {items['UIDNEXT']} not above {box.max_uid}")
+            box.learn_validity(items["UIDVALIDITY"], self.model.prior.get(name, []), "STATUS")
+        self._run(sid, [Action("STATUS", lambda t: t.encode() + b" STATUS " + name.encode()
+                               + b" (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)\r\n", check)])
+
+    @rule(sid=st.sampled_from(SIDS))
+    def list_all(self, sid):
+        if not self.h.alive(sid):
+            return
+        def check(untagged, tagged):
+            _status(tagged, "OK")
+            names = sorted(r.data[2].decode() for r in untagged if r.name == "LIST")
+            if names != sorted(self.model.boxes):
+                raise _fail(f"LIST shows {names}, the model has {sorted(self.model.boxes)}")
+        self._run(sid, [Action("LIST", lambda t: t.encode() + b' LIST "" *\r\n', check)])
+
+    # --- messages in ------------------------------------------------------------------------
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES), flags=FLAG_CHOICES,
+          plus=st.booleans())
+    def append(self, sid, name, flags, plus):
+        if not self.h.alive(sid):
+            return
+        fid = self.model.new_fid()
+        data = message_bytes(fid)
+        flag_text = " ".join(sorted(flags)).encode()
+
+        def wire(t):
+            return (t.encode() + b" APPEND " + name.encode() + b" (" + flag_text + b") {%d%s}\r\n"
+                    % (len(data), b"+" if plus else b"") + data + b"\r\n")
+
+        def check(untagged, tagged):
+            box = self.model.boxes.get(name)
+            if box is None:
+                _status(tagged, "NO")
+                return
+            _status(tagged, "OK")
+            if tagged.code != "APPENDUID":
+                raise _fail(f"APPEND without APPENDUID: {tagged.raw!r}")
+            validity, (uid,) = tagged.code_data
+            box.learn_validity(validity, self.model.prior.get(name, []), "APPENDUID")
+            msg = _new_msg(fid, set(flags))
+            box.add_uid(msg, uid, "APPEND")
+            box.msgs.append(msg)
+        self._run(sid, [Action("APPEND", wire, check)])
+
+    @rule(name=st.sampled_from(NAMES))
+    def deliver(self, name):
+        box = self.model.boxes.get(name)
+        if box is None:
+            return
+        fid = self.model.new_fid()
+        floor = max([box.max_uid] + [m.floor for m in box.msgs if m.uid is None])
+        self.h.deliver(name, message_bytes(fid).replace(b"\r\n", b"\n"))
+        box.msgs.append(_new_msg(fid, set(), floor=floor))
+
+    # --- the selected mailbox -----------------------------------------------------------------
+
+    def _selected_ok(self, sid: str) -> bool:
+        return self.h.alive(sid) and self._box(sid) is not None
+
+    def _targets(self, sid: str, data, by_uid: bool) -> tuple[bytes, list[int]]:
+        """Draw a set the client would send, and the UIDs it names in the client's view."""
+        uids = self.h.views[sid].uids
+        n = len(uids)
+        if by_uid:
+            known = [u for u in uids if u is not None]
+            top = (known[-1] if known else 0) + 3
+            low = data.draw(st.integers(1, max(1, top)))
+            high = data.draw(st.none() | st.integers(1, max(1, top)))
+            star = known[-1] if known else 0
+            hi = star if high is None else high
+            lo, hi2 = min(low, hi), max(low, hi)
+            text = f"{low}:{'*' if high is None else high}".encode()
+            if not known and high is None:
+                chosen = []
+            else:
+                chosen = [u for u in known if lo <= u <= hi2]
+            return text, chosen
+        if n == 0:
+            return b"1", []
+        low = data.draw(st.integers(1, n))
+        high = data.draw(st.none() | st.integers(1, n))
+        hi = n if high is None else high
+        text = f"{low}:{'*' if high is None else high}".encode() if low != hi or high is None \
+            else str(low).encode()
+        return text, [uids[i - 1] for i in range(min(low, hi), max(low, hi) + 1)]
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data())
+    def store(self, data):
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        self._ensure_known(sid)
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        mode = data.draw(st.sampled_from(["FLAGS", "+FLAGS", "-FLAGS"]))
+        silent = data.draw(st.booleans())
+        flags = data.draw(FLAG_CHOICES)
+        text, uids = self._targets(sid, data, by_uid)
+        empty_seq = not by_uid and not self.h.views[sid].uids
+        readonly = self.selected[sid][1]
+        item = mode + (".SILENT" if silent else "")
+
+        def wire(t):
+            return (t.encode() + (b" UID" if by_uid else b"") + b" STORE " + text + b" "
+                    + item.encode() + b" (" + " ".join(sorted(flags)).encode() + b")\r\n")
+
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            if empty_seq:
+                _status(tagged, "BAD")
+                return
+            if readonly:
+                _status(tagged, "NO")
+                return
+            live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
+            for msg in live:
+                if mode == "FLAGS":
+                    msg.flags = set(flags)
+                elif mode == "+FLAGS":
+                    msg.flags |= flags
+                else:
+                    msg.flags -= flags
+            if silent:  # the client knows what it set
+                view = self.h.views[sid]
+                for msg in live:
+                    if msg.uid in view.flags:
+                        view.flags[msg.uid] = frozenset(msg.flags)
+            _status(tagged, "OK" if len(live) == len(uids) else "NO")
+        self._run(sid, [Action("STORE", wire, check, by_uid)])
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data())
+    def fetch(self, data):
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        self._ensure_known(sid)
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        item = data.draw(st.sampled_from(["BODY[]", "BODY.PEEK[]", "RFC822", "FLAGS",
+                                          "RFC822.SIZE", "INTERNALDATE"]))
+        text, uids = self._targets(sid, data, by_uid)
+        empty_seq = not by_uid and not self.h.views[sid].uids
+        readonly = self.selected[sid][1]
+
+        def wire(t):
+            return (t.encode() + (b" UID" if by_uid else b"") + b" FETCH " + text + b" (UID "
+                    + item.encode() + b")\r\n")
+
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            if empty_seq:
+                _status(tagged, "BAD")
+                return
+            live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
+            if item in ("BODY[]", "RFC822") and not readonly:
+                for msg in live:
+                    msg.flags.add("\\Seen")
+            got = {}
+            for r in untagged:
+                if r.name == "FETCH" and item.replace(".PEEK", "") in r.data:
+                    got[r.data["UID"]] = r.data[item.replace(".PEEK", "")]
+            if sorted(got) != sorted(m.uid for m in live):
+                raise _fail(f"FETCH {text!r} answered UIDs {sorted(got)}, expected "
+                            f"{sorted(m.uid for m in live)}")
+            for msg in live:
+                value = got[msg.uid]
+                if item in ("BODY[]", "BODY.PEEK[]", "RFC822") and value != message_bytes(msg.fid):
+                    raise _fail(f"UID {msg.uid}: body differs from what was stored")
+                if item == "RFC822.SIZE" and value != msg.size:
+                    raise _fail(f"UID {msg.uid}: RFC822.SIZE {value}, expected {msg.size}")
+            _status(tagged, "OK" if len(live) == len(uids) else "NO")
+        self._run(sid, [Action("FETCH", wire, check, by_uid)])
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data())
+    def search(self, data):
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        self._ensure_known(sid)
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        key = data.draw(_model_search_keys)
+
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            view = self.h.views[sid]
+            _status(tagged, "OK")
+            (found,) = [r.data for r in untagged if r.name == "SEARCH"]
+            expected = []
+            for seq, uid in enumerate(view.uids, 1):
+                msg = box.by_uid(uid)
+                if msg is not None and _eval(key, msg, seq, view.uids):
+                    expected.append(uid if by_uid else seq)
+            if sorted(found) != expected:
+                raise _fail(f"SEARCH {_key_text(key)} found {found}, expected {expected}")
+        wire = lambda t: (t.encode() + (b" UID" if by_uid else b"") + b" SEARCH "  # noqa: E731
+                          + _key_text(key).encode() + b"\r\n")
+        self._run(sid, [Action("SEARCH", wire, check, by_uid)])
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data())
+    def expunge(self, data):
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        self._ensure_known(sid)
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        text, uids = self._targets(sid, data, True) if by_uid else (b"", None)
+        readonly = self.selected[sid][1]
+
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            if readonly:
+                _status(tagged, "NO")
+                return
+            _status(tagged, "OK")
+            _expunge_deleted(box, uids)
+        wire = lambda t: (t.encode() + (b" UID EXPUNGE " + text if by_uid else b" EXPUNGE")  # noqa: E731
+                          + b"\r\n")
+        self._run(sid, [Action("EXPUNGE", wire, check, by_uid)])
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data(), dest_name=st.sampled_from(NAMES), move=st.booleans())
+    def copy(self, data, dest_name, move):
+        target = dest_name
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        self._ensure_known(sid)
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        text, uids = self._targets(sid, data, by_uid)
+        empty_seq = not by_uid and not self.h.views[sid].uids
+        readonly = self.selected[sid][1]
+        verb = "MOVE" if move else "COPY"
+
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            if empty_seq:
+                _status(tagged, "BAD")
+                return
+            if move and readonly:
+                _status(tagged, "NO")
+                return
+            dest = self.model.boxes.get(target)
+            if dest is None:
+                _status(tagged, "NO")
+                return
+            live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
+            _status(tagged, "OK" if len(live) == len(uids) else "NO")
+            if not live:
+                return
+            codes = [tagged.code_data] if tagged.code == "COPYUID" else [
+                r.code_data for r in untagged if r.code == "COPYUID"]
+            if len(codes) != 1:
+                raise _fail(f"{verb} without one COPYUID: {tagged.raw!r}")
+            validity, source, dest_uids = codes[0]
+            if sorted(source) != sorted(m.uid for m in live):
+                raise _fail(f"COPYUID source {source}, expected {[m.uid for m in live]}")
+            dest.learn_validity(validity, self.model.prior.get(target, []), "COPYUID")
+            copies = [_new_msg(box.by_uid(s).fid, set(box.by_uid(s).flags)) for s in source]
+            for msg, uid in sorted(zip(copies, dest_uids), key=lambda p: p[1]):
+                dest.add_uid(msg, uid, verb)
+                dest.msgs.append(msg)
+            if move:
+                for msg in live:
+                    box.msgs.remove(msg)
+                    box.gone.add(msg.uid)
+        wire = lambda t: (t.encode() + (b" UID " if by_uid else b" ") + verb.encode() + b" "  # noqa: E731
+                          + text + b" " + target.encode() + b"\r\n")
+        self._run(sid, [Action(verb, wire, check, by_uid)])
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data(), close=st.booleans())
+    def close(self, data, close):
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        readonly = self.selected[sid][1]
+
+        def check(untagged, tagged):
+            _status(tagged, "OK")
+            box = self._box(sid)
+            if close and box is not None and not readonly:
+                _expunge_deleted(box, None)
+            if any(r.name == "EXPUNGE" for r in untagged) and close:
+                raise _fail("CLOSE sent EXPUNGE responses")
+            self.selected[sid] = None
+        verb = b"CLOSE" if close else b"UNSELECT"
+        self._run(sid, [Action(verb.decode(), lambda t: t.encode() + b" " + verb + b"\r\n", check)])
+
+    @precondition(lambda self: any(self._selected_ok(s) for s in SIDS))
+    @rule(data=st.data())
+    def check_view(self, data):
+        """NOOP, then FETCH everything: the client's view must be the mailbox exactly."""
+        sid = data.draw(st.sampled_from([s for s in SIDS if self._selected_ok(s)]))
+        self._run(sid, [self._noop(), self._learn(sid)])
+        box = self._box(sid)
+        if box is None:
+            return
+        view = self.h.views[sid]
+        if view.uids != box.known_uids() or len(view.uids) != len(box.msgs):
+            raise _fail(f"after NOOP session {sid} sees UIDs {view.uids}, the mailbox has "
+                        f"{box.known_uids()} of {len(box.msgs)} messages")
+        for msg in box.msgs:
+            if view.flags.get(msg.uid) != frozenset(msg.flags):
+                raise _fail(f"UID {msg.uid}: client told {view.flags.get(msg.uid)}, "
+                            f"model {sorted(msg.flags)}")
+
+    # --- protocol edges --------------------------------------------------------------------
+
+    @rule(sid=st.sampled_from(SIDS), data=st.data())
+    def harmless(self, sid, data):
+        """Commands that change nothing, pipelined 1-4 in one chunk."""
+        if not self.h.alive(sid):
+            return
+        picks = data.draw(st.lists(st.sampled_from([
+            b"NOOP", b"CAPABILITY", b'ID ("name" "fuzz")', b"ID NIL", b"NAMESPACE",
+            b"ENABLE CONDSTORE", b'LSUB "" *', b'LIST "" ""', b"CHECK",
+            b"SEARCH ALL", b"FETCH 1:* (FLAGS UID)", b"UID FETCH 1:* (RFC822.SIZE)",
+        ]), min_size=1, max_size=4))
+        actions = []
+        for pick in picks:
+            name = pick.split(b" ")[0].decode()
+            uid = name == "UID"
+            if uid:
+                name = pick.split(b" ")[1].decode()
+            actions.append(Action(name, lambda t, p=pick: t.encode() + b" " + p + b"\r\n",
+                                  _any_status, uid))
+        self._run(sid, actions)
+
+    @rule(sid=st.sampled_from(SIDS), data=st.data())
+    def broken(self, sid, data):
+        """Malformed input, then a sync NOOP that must be answered."""
+        if not self.h.alive(sid):
+            return
+        chunk = data.draw(session_garbage())
+        tag = f"sync{next(self.tags):06d}"
+        results = self.h.exchange(sid, chunk + tag.encode() + b" NOOP\r\n",
+                                  [Sent(tag, "NOOP")], broken=True)
+        if not self.h.alive(sid):
+            self._ended(sid)
+            return
+        for sent, _untagged, tagged in results:
+            if sent is not None and tagged.name != "OK":
+                raise _fail(f"sync NOOP after garbage answered {tagged.raw!r}")
+        self._check_cache(sid)
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES))
+    def idle(self, sid, name):
+        """IDLE while mail arrives from outside, then DONE."""
+        if not self.h.alive(sid):
+            return
+        tag = self._tag(sid)
+        self.h.exchange(sid, tag.encode() + b" IDLE\r\n", [Sent(tag, "IDLE")],
+                        until_continuation=True)
+        if not self.h.alive(sid):
+            self._ended(sid)
+            return
+        self.deliver(name)
+        results = self.h.exchange(sid, b"DONE\r\n", [Sent(tag, "IDLE")])
+        for sent, _u, tagged in results:
+            if sent is not None:
+                _status(tagged, "OK")
+        self._check_cache(sid)
+
+    @invariant()
+    def uids_ascend(self):
+        for box in self.model.boxes.values():
+            known = [m.uid for m in box.msgs if m.uid is not None]
+            if len(set(known)) != len(known):
+                raise _fail(f"duplicate UIDs in one mailbox: {sorted(known)}")
+
+
+def sel_name(machine: SessionMachine, sid: str) -> str:
+    sel = machine.selected[sid]
+    return sel[0] if sel else "(none)"
+
+
+def _new_msg(fid: int, flags: set[str], floor: int = 0):
+    from fuzz.model import Msg
+
+    return Msg(fid, None, flags, floor)
+
+
+def _expunge_deleted(box: Box, uids: list[int] | None) -> None:
+    for msg in list(box.msgs):
+        if "\\Deleted" in msg.flags and (uids is None or msg.uid in uids):
+            box.msgs.remove(msg)
+            if msg.uid is not None:
+                box.gone.add(msg.uid)
+
+
+def _status(tagged, expected: str) -> None:
+    if tagged.name != expected:
+        raise _fail(f"expected {expected}, got {tagged.raw!r}")
+
+
+def _expect(status: str):
+    def check(untagged, tagged):
+        _status(tagged, status)
+    return check
+
+
+def _any_status(untagged, tagged) -> None:
+    if tagged.name == "BAD" and b"Invalid messageset" not in tagged.raw \
+            and b"needs a selected mailbox" not in tagged.raw:
+        raise _fail(f"a valid command was refused: {tagged.raw!r}")
+
+
+# --- search keys the model can evaluate -------------------------------------------------
+
+_FLAG_KEYS = {"ANSWERED": "\\Answered", "DELETED": "\\Deleted", "DRAFT": "\\Draft",
+              "FLAGGED": "\\Flagged", "SEEN": "\\Seen"}
+_leaf = st.one_of(
+    st.sampled_from(["ALL"] + list(_FLAG_KEYS) + ["UN" + k for k in _FLAG_KEYS]).map(
+        lambda k: (k,)),
+    st.sampled_from(KEYWORDS).flatmap(
+        lambda k: st.sampled_from([("KEYWORD", k), ("UNKEYWORD", k)])),
+    st.tuples(st.sampled_from(["LARGER", "SMALLER"]), st.integers(290, 340)),
+    st.tuples(st.just("UID"), st.integers(1, 12), st.integers(1, 12)),
+    st.tuples(st.just("SEQ"), st.integers(1, 8), st.integers(1, 8)),
+)
+_model_search_keys = st.recursive(_leaf, lambda inner: st.one_of(
+    st.tuples(st.just("NOT"), inner), st.tuples(st.just("OR"), inner, inner),
+    st.tuples(st.just("AND"), inner, inner)), max_leaves=5)
+
+
+def _key_text(key: tuple) -> str:
+    name = key[0]
+    if name in ("NOT",):
+        return "NOT " + _key_text(key[1])
+    if name == "OR":
+        return f"OR {_key_text(key[1])} {_key_text(key[2])}"
+    if name == "AND":
+        return f"({_key_text(key[1])} {_key_text(key[2])})"
+    if name == "UID":
+        return f"UID {key[1]}:{key[2]}"
+    if name == "SEQ":
+        return f"{key[1]}:{key[2]}"
+    if len(key) == 2:
+        return f"{name} {key[1]}"
+    return name
+
+
+def _eval(key: tuple, msg, seq: int, uids: list) -> bool:
+    name = key[0]
+    if name == "NOT":
+        return not _eval(key[1], msg, seq, uids)
+    if name == "OR":
+        return _eval(key[1], msg, seq, uids) or _eval(key[2], msg, seq, uids)
+    if name == "AND":
+        return _eval(key[1], msg, seq, uids) and _eval(key[2], msg, seq, uids)
+    if name == "ALL":
+        return True
+    if name in _FLAG_KEYS:
+        return _FLAG_KEYS[name] in msg.flags
+    if name.startswith("UN") and name[2:] in _FLAG_KEYS:
+        return _FLAG_KEYS[name[2:]] not in msg.flags
+    if name == "KEYWORD":
+        return key[1] in msg.flags
+    if name == "UNKEYWORD":
+        return key[1] not in msg.flags
+    if name == "LARGER":
+        return msg.size > key[1]
+    if name == "SMALLER":
+        return msg.size < key[1]
+    if name == "UID":
+        return min(key[1], key[2]) <= msg.uid <= max(key[1], key[2])
+    if name == "SEQ":
+        return min(key[1], key[2]) <= seq <= max(key[1], key[2])
+    raise AssertionError(name)
+
+
+# --- garbage that leaves the server between commands --------------------------------------
+
+
+@st.composite
+def session_garbage(draw) -> bytes:
+    """Broken input that cannot change mail state and never leaves a literal half-read."""
+    kind = draw(st.sampled_from(["mutate", "literal", "nesting", "many_literals", "long_line",
+                                 "nul", "bare", "idle_junk"]))
+    if kind == "mutate":
+        base = draw(st.sampled_from([b"a1 SEARCH OR SEEN (FLAGGED NOT DELETED) UID 1:*",
+                                     b"a2 FETCH 1:* (FLAGS UID RFC822.SIZE)",
+                                     b'a3 STATUS INBOX (MESSAGES UIDNEXT)', b'a4 LIST "" "*"',
+                                     b"a5 NOOP", b'a6 ID ("name" "x")', b"a7 CAPABILITY"]))
+        cut = draw(st.integers(0, len(base)))
+        junk = draw(st.sampled_from([b"", b"\x00", b"\xff", b"(", b")", b'"', b"\\", b"{",
+                                     b"]", b"\r", b"\t", b"\x7f", b"\xc3\xa9", b"{1}", b"*"]))
+        base = base[:cut] + junk + base[cut + draw(st.integers(0, 3)):]
+        if b"{" in base:  # a mutation must not announce a literal the server will wait for
+            base = base.replace(b"{", b"(")
+        return base + b"\r\n"
+    if kind == "literal":
+        size_text = draw(st.sampled_from([b"-100", b"-1", b"+5", b"5++", b" 5", b"", b"x",
+                                          b"0", b"0+", b"5", b"5+", b"65537", b"65537+",
+                                          b"4294967296", b"99999999999", b"1e3"]))
+        verb = draw(st.sampled_from(SAFE_VERBS))
+        head = b"t " + verb + b" {" + size_text + b"}\r\n"
+        match = size_text.rstrip(b"+")
+        plus = size_text.endswith(b"+") and match.isdigit()
+        if not match.isdigit() or len(match) > 10:
+            return head
+        size = int(match)
+        if not plus and size > 64 * 1024:
+            return head  # refused before "+": the client sends nothing more
+        if plus and size > 1024 * 1024:
+            return head  # * BYE [TOOBIG]
+        return head + b"y" * size + b"\r\n"
+    if kind == "nesting":
+        depth = draw(st.sampled_from([99, 100, 101, 500, 2000]))
+        verb = draw(st.sampled_from([b"SEARCH ", b"FETCH 1 ", b"ID ", b"STATUS INBOX "]))
+        if draw(st.booleans()):
+            return b"n SEARCH " + b"NOT " * depth + b"ALL\r\n"
+        return b"n " + verb + b"(" * depth + b"ALL" + b")" * depth + b"\r\n"
+    if kind == "many_literals":
+        count = draw(st.sampled_from([2, 50, 1001]))
+        return b"m LOGIN " + b"{1+}\r\nx " * count + b"x\r\n"
+    if kind == "long_line":
+        size = draw(st.sampled_from([65530, 65536, 70000]))
+        tail = draw(st.sampled_from([b"", b" {3+}\r\nabc"]))
+        return b"l SEARCH SUBJECT " + b"a" * size + tail + b"\r\n"
+    if kind == "nul":
+        return b'z LOGIN "us\x00er" "pa\x00ss"\r\nz2 SELECT "IN\x00BOX"\r\n'
+    if kind == "idle_junk":
+        return b"DONE\r\n"
+    return draw(st.sampled_from([b"\r\n", b"\n", b" \r\n", b"*\r\n", b"+\r\n", b"a\r\n",
+                                 b"a \r\n", b"a UID\r\n", b"a UID NOOP\r\n", b"a FETCH\r\n",
+                                 b"a STORE 1\r\n", b"a SEARCH {-100}\r\n", b"a SELECT\r\n"]))
+
+
+def parser_roundtrip_command() -> st.SearchStrategy[Command]:
+    return fst.commands()
