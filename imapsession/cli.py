@@ -7,7 +7,6 @@ session machinery is imported only for a session that will run.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -140,10 +139,9 @@ def _mail_setting() -> str:
 
 
 def _crash_dir(options: dict[str, str], home: str) -> str:
-    if options.get("--crash-dir"):
-        return options["--crash-dir"]
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
-    return os.path.join(state, "imapsession", "crash")
+    from imapsession.observe.attach import default_crash_dir
+
+    return options.get("--crash-dir") or default_crash_dir(home)
 
 
 def _rawlog_dir(options: dict[str, str], home: str) -> str | None:
@@ -204,56 +202,34 @@ def _serve(root: str, user: str, home: str, options: dict[str, str]) -> int:
     with BYE instead of a PREAUTH that the next command would betray.
     """
     from imapsession import driver
-    from imapsession.observe import crash, faults
     from imapsession.observe import log as observe_log
-    from imapsession.observe.proctitle import ProcessTitle
+    from imapsession.observe.attach import Debugging
     from imapsession.session import Session
     from imapsession.storage.base import StorageError
     from imapsession.storage.maildir import open_maildir
 
     log_target = observe_log.setup(options.get("--log"))
     observe_log.set_context(user=user)
-    logger = logging.getLogger("imapsession")
-    crash_dir = _crash_dir(options, home)
-    stacks = None
+    debugging = Debugging(
+        user=user, home=home, remote=None, crash_dir=options.get("--crash-dir"),
+        rawlog_dir=options.get("--rawlog"),
+        rawlog_timestamps="--rawlog-timestamps" in options,
+        config=_effective_config(options, home), quiet_start=log_target == "stderr")
     try:
-        stacks = crash.install_faulthandler(crash_dir)
-        # on a terminal this line would greet every by-hand session: --bug-report says it
-        if log_target != "stderr":
-            logger.info("Fatal errors and SIGUSR1 dump Python stacks to %s", stacks)
-    except OSError as exc:
-        logger.warning("No stack dumps: can't write to %s: %s", crash_dir, exc)
-    try:
-        store = open_maildir(root, create=True)
-    except (OSError, StorageError) as exc:
-        return _refuse(f"Can't open the mailbox at {root}: {exc}")
-    session = Session(store, user)
-    session.faults = faults.parse(os.environ.get(faults.ENVIRONMENT))
-    config = _effective_config(options, home)
-
-    def report(exc: BaseException, failed: Session) -> str:
-        return crash.write_report(
-            crash_dir, exc, context={"user": user, "mode": config["mode"]},
-            config=config, transcript=list(failed.transcript.entries))
-
-    session.crash_reporter = report
-    session.on_command = ProcessTitle(user, None)
-    try:
-        if "--replay" in options:
-            return _replay(session, options["--replay"])
-        rawlog = None
-        rawlog_dir = _rawlog_dir(options, home)
-        if rawlog_dir is not None:
-            from imapsession.observe.rawlog import RawLog
-
-            try:
-                rawlog = RawLog(rawlog_dir, "--rawlog-timestamps" in options)
-            except OSError as exc:
-                logger.warning("No rawlog: can't write to %s: %s", rawlog_dir, exc)
-        return driver.run(session, rawlog=rawlog)
+        try:
+            store = open_maildir(root, create=True)
+        except (OSError, StorageError) as exc:
+            return _refuse(f"Can't open the mailbox at {root}: {exc}")
+        try:
+            session = Session(store, user)
+            debugging.attach(session)
+            if "--replay" in options:
+                return _replay(session, options["--replay"])
+            return driver.run(session, rawlog=debugging.rawlog())
+        finally:
+            store.close()
     finally:
-        store.close()
-        _drop_empty(stacks)
+        debugging.close()
 
 
 def _replay(session, report_path: str) -> int:
@@ -266,13 +242,3 @@ def _replay(session, report_path: str) -> int:
     out.flush()
     session.leave_selected()
     return session.exit_status
-
-
-def _drop_empty(path: str | None) -> None:
-    """A stack-dump file nothing was written to is removed at a normal exit."""
-    if path is not None:
-        try:
-            if os.path.getsize(path) == 0:
-                os.unlink(path)
-        except OSError:
-            pass

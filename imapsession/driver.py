@@ -21,11 +21,12 @@ class _Counters:
 
 def run(session: Session, in_fd: int = 0, out_fd: int = 1,
         autologout_seconds: float = 30 * 60, greeted: bool = False,
-        rawlog=None) -> int:
+        rawlog=None, initial: bytes = b"") -> int:
     """Serve one session until LOGOUT, BYE or end of input; returns the exit status.
 
     ``greeted``: the caller already sent the greeting. ``rawlog``: an
-    ``observe.rawlog.RawLog`` that sees every byte in and out.
+    ``observe.rawlog.RawLog`` that sees every byte in and out. ``initial``:
+    client bytes already read (pipelined after a LOGIN), handled first.
     """
     from imapsession.commands import idle
 
@@ -47,6 +48,9 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
     last_input = time.monotonic()
     reason = "Connection closed"
     try:
+        if initial:
+            counters.bytes_in += len(initial)
+            write(session.receive(initial))
         while not session.finished:
             timeout = IDLE_POLL_SECONDS if session.idling is not None else 60.0
             ready, _, _ = select.select([in_fd], [], [], timeout)

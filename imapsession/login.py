@@ -271,17 +271,26 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     except (MailLocationError, StorageError, OSError) as exc:
         log.error("cannot open mail for %s: %s", account.user, exc)
         return _bye("Internal error: the mailbox cannot be opened.")
+    from imapsession.observe.attach import Debugging
+
+    # as the user: crash reports and stack dumps in their state directory, rawlog
+    # while their ~/imapsession.rawlog/ exists (Dovecot's convention)
+    debugging = Debugging(
+        user=account.user, home=account.home, remote=remote, crash_dir=None, rawlog_dir=None,
+        rawlog_timestamps=False, config={"mode": "login", "mail": config.mail,
+                                         "secure_transport": config.secure_transport})
     try:
         session = Session(None, None)
         session.login_secure = config.secure_transport
+        debugging.attach(session)
         session.complete_login(login.tag, store, account.user)
         _write_all(session.take_output())
-        if leftover:  # commands the client pipelined after its login
-            session.output_sink = _write_all
-            _write_all(session.receive(leftover))
-        return driver.run(session, greeted=True, autologout_seconds=config.autologout)
+        # commands the client pipelined after its login are the driver's first input
+        return driver.run(session, greeted=True, autologout_seconds=config.autologout,
+                          rawlog=debugging.rawlog(), initial=leftover)
     finally:
         store.close()
+        debugging.close()
 
 
 def _preload_session() -> None:
@@ -300,9 +309,14 @@ def _preload_session() -> None:
     for _, module in COMMANDS.values():
         importlib.import_module(f"imapsession.commands.{module}")
     for name in ("imapsession.mime", "imapsession.view", "imapsession.driver",
-                 "imapsession.storage.maildir", "email.utils", "array", "bisect",
+                 "imapsession.storage.maildir", "imapsession.observe.attach",
+                 "imapsession.observe.crash", "email.utils", "array", "bisect",
                  "base64", "binascii"):
         importlib.import_module(name)
+    try:
+        import setproctitle  # noqa: F401 - optional; titles are skipped without it
+    except ImportError:
+        pass
     if all(_open_to_others(path) for path in (*encodings.__path__, *imapsession.__path__)):
         return
     import pkgutil
