@@ -184,3 +184,41 @@ def test_bug_report_says_what_a_report_needs(tmp_path):
                    "effective configuration", f"crash reports and stack dumps: {tmp_path / 'c'}",
                    f"mail = maildir:{tmp_path / 'Maildir'}"):
         assert needle in out, needle
+
+
+def test_login_session_hides_the_password_from_log_report_and_rawlog():
+    """The issue's case: a real login (LOGIN and AUTHENTICATE PLAIN) with a known
+    password, a crash report, a rawlog; the password appears in none of them."""
+    import pytest
+    from test_login_world import USERS, World, spawn
+
+    if os.geteuid() != 0:
+        pytest.skip("login mode needs root to drop privileges to the test users")
+    world = World()
+    try:
+        password = USERS["bob"][1]
+        rawlog_dir = world.home("bob") / "imapsession.rawlog"
+        rawlog_dir.mkdir()
+        os.chown(rawlog_dir, 60001, 60001)
+        env = {faults.ENVIRONMENT: "NOOP:raise"}
+        for method in (b"LOGIN bob " + password.encode(),
+                       b"AUTHENTICATE PLAIN " + base64.b64encode(f"\0bob\0{password}".encode())):
+            proc, wire = spawn(world.argv(), env=env)
+            wire.line()
+            assert wire.command(b"a", method)[-1].startswith(b"a OK")
+            assert b"[SERVERBUG]" in wire.command(b"b", b"NOOP")[-1]
+            assert wire.command(b"c", b"LOGOUT")[-1].startswith(b"c OK")
+            proc.wait(timeout=30)
+        crash_dir = world.home("bob") / ".local" / "state" / "imapsession" / "crash"
+        reports = list(crash_dir.glob("crash-*"))
+        rawlogs = list(rawlog_dir.glob("*"))
+        assert len(reports) == 2 and len(rawlogs) == 4
+        log = world.log_text()
+        assert "Crash report written to" in log
+        for data in [log.encode()] + [p.read_bytes() for p in reports + rawlogs]:
+            assert password.encode() not in data
+            assert base64.b64encode(f"\0bob\0{password}".encode()) not in data
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in reports + rawlogs)
+        assert all(p.stat().st_uid == 60001 for p in reports + rawlogs)
+    finally:
+        world.cleanup()
