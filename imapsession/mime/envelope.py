@@ -48,9 +48,9 @@ def envelope(msg: bytes, part: Part | None = None) -> bytes:
     return envelope_of_header(part.header(msg))
 
 
-def top_header_end(msg: bytes) -> int:
-    """Where the top-level header ends (after its blank line), without parsing the body."""
-    pos = 0
+def top_header_end(msg: bytes, start: int = 0) -> int:
+    """Where a header starting at ``start`` ends (after its blank line, or at the end)."""
+    pos = start
     size = len(msg)
     while pos < size:
         lf = msg.find(b"\n", pos)

@@ -117,6 +117,6 @@ def section(msg: bytes, sect: Section, root: Part | None = None) -> bytes | None
         # Dovecot's header filter re-reads from the enclosed message's start up
         # to the first blank line, ignoring where the parser ended that header.
         start = inner.header_start
-        header = msg[start : start + top_header_end(msg[start:])]
+        header = msg[start : top_header_end(msg, start)]
         return header_fields(header, sect.fields, text.endswith(".NOT"), from_cache=False)
     raise ValueError(f"BODY[{sect.to_wire()}] is not a valid section")
