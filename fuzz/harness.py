@@ -355,5 +355,5 @@ class Harness:
 
 def _check_ascending(uids: list[int | None]) -> None:
     known = [u for u in uids if u is not None]
-    if any(a >= b for a, b in zip(known, known[1:])):
+    if any(a >= b for a, b in zip(known, known[1:], strict=False)):
         raise FuzzFailure(f"UIDs in the view do not ascend: {known}")

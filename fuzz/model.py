@@ -48,7 +48,9 @@ class Box:
     gone: set[int] = attrs.Factory(set)  # expunged UIDs
     floor_from_prior: int = 0
 
-    def by_uid(self, uid: int) -> Msg | None:
+    def by_uid(self, uid: int | None) -> Msg | None:
+        if uid is None:
+            return None
         for msg in self.msgs:
             if msg.uid == uid:
                 return msg

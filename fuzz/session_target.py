@@ -78,11 +78,11 @@ class SessionMachine(RuleBasedStateMachine):
 
     def _run(self, sid: str, actions: list[Action]) -> None:
         tags = [self._tag(sid) for _ in actions]
-        data = b"".join(a.wire(t) for a, t in zip(actions, tags))
-        sent = [Sent(t, a.name, a.uid) for a, t in zip(actions, tags)]
+        data = b"".join(a.wire(t) for a, t in zip(actions, tags, strict=False))
+        sent = [Sent(t, a.name, a.uid) for a, t in zip(actions, tags, strict=False)]
         results = self.h.exchange(sid, data, sent)
         by_tag = {s.tag: (u, t) for s, u, t in results if s is not None}
-        for action, tag in zip(actions, tags):
+        for action, tag in zip(actions, tags, strict=False):
             if tag not in by_tag:  # the session ended (BYE)
                 self._ended(sid)
                 return
@@ -515,7 +515,7 @@ class SessionMachine(RuleBasedStateMachine):
                 raise _fail(f"COPYUID source {source}, expected {[m.uid for m in live]}")
             dest.learn_validity(validity, self.model.prior.get(target, []), "COPYUID")
             copies = [_new_msg(box.by_uid(s).fid, set(box.by_uid(s).flags)) for s in source]
-            for msg, uid in sorted(zip(copies, dest_uids), key=lambda p: p[1]):
+            for msg, uid in sorted(zip(copies, dest_uids, strict=False), key=lambda p: p[1]):
                 dest.add_uid(msg, uid, verb)
                 dest.msgs.append(msg)
             if move:

@@ -1,0 +1,57 @@
+"""The fuzzer finds bugs: a fault planted three steps deep is found, with a reproducer.
+
+The planted fault: a copy of the session that fails (as ``[SERVERBUG]``) on a
+STORE with a keyword, but only after a COPY into a mailbox CREATEd in the same
+session. The session target must find it within a bounded number of examples
+for at least 9 of 10 seeds, and write a reproducer that shows the three steps.
+"""
+
+from __future__ import annotations
+
+from fuzz import session_target
+from fuzz.runner import read_transcript, run_target
+from imapsession.session import Session
+
+MAX_EXAMPLES = 400
+
+
+class PlantedSession(Session):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.created: set[str] = set()
+        self.copied_into_created = False
+
+    def _dispatch(self, command, module_name):
+        if command.name == "CREATE":
+            self.created.add(command.args[0])
+        elif command.name == "COPY" and command.args[1] in self.created:
+            self.copied_into_created = True
+        elif (command.name == "STORE" and self.copied_into_created
+              and any(not flag.startswith("\\") for flag in command.args[3])):
+            return self.internal_error(command)  # the planted fault
+        return super()._dispatch(command, module_name)
+
+
+class PlantedMachine(session_target.SessionMachine):
+    session_factory = PlantedSession
+
+
+def test_session_target_finds_a_planted_three_step_fault(tmp_path):
+    found = 0
+    for seed in range(10):
+        stats, path, error = run_target("session", 600, seed, machine=PlantedMachine,
+                                        corpus=tmp_path / str(seed), max_examples=MAX_EXAMPLES)
+        if path is None:
+            continue
+        assert "SERVERBUG" in error, error
+        sent = b"".join(d for k, _w, d in read_transcript(path.read_bytes()) if k == "send")
+        assert b" CREATE " in sent and b"COPY " in sent and b"STORE " in sent
+        found += 1
+    assert found >= 9, f"found the planted fault for only {found} of 10 seeds"
+
+
+def test_unplanted_session_passes_the_same_budget(tmp_path):
+    """The same run on the real session finds nothing: the planted test's hits are the fault."""
+    stats, path, error = run_target("session", 600, 0, corpus=tmp_path, max_examples=50)
+    assert path is None, error
+    assert stats.examples >= 50
