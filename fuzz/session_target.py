@@ -355,11 +355,11 @@ class SessionMachine(RuleBasedStateMachine):
             box = self._box(sid)
             if box is None:
                 return
+            if readonly:  # checked before the set, as Dovecot does
+                _status(tagged, "NO")
+                return
             if empty_seq:
                 _status(tagged, "BAD")
-                return
-            if readonly:
-                _status(tagged, "NO")
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
             for msg in live:
@@ -492,11 +492,11 @@ class SessionMachine(RuleBasedStateMachine):
             box = self._box(sid)
             if box is None:
                 return
-            if empty_seq:
-                _status(tagged, "BAD")
-                return
             if move and readonly:
                 _status(tagged, "NO")
+                return
+            if empty_seq:
+                _status(tagged, "BAD")
                 return
             dest = self.model.boxes.get(target)
             if dest is None:
