@@ -44,7 +44,7 @@ class LiteralSink(Protocol):
 class LiteralRequest:
     """What the policy is asked: the command so far and the announced literal."""
 
-    head: bytes  # the command's text up to this literal (earlier literals elided)
+    head: bytes  # the command's first line (tag, name and, for APPEND, the mailbox)
     size: int
     synchronising: bool
     index: int  # 0 for the command's first literal
@@ -100,6 +100,7 @@ class Framer:
         self._buffer = bytearray()
         self._segments: list[bytes] = []
         self._literals: list[object] = []
+        self._held = 0  # octets of this command held in memory (lines and literals)
         self._literal_left = 0  # octets of the current literal still to read
         self._literal_parts: list[bytes] | None = None  # in-memory literal
         self._literal_sink: LiteralSink | None = None
@@ -139,8 +140,7 @@ class Framer:
                     self._discarding_literal = False
                     if self._refused is not None:
                         # keep discarding the rest of the command, then answer
-                        self._segments = []
-                        self._literals = []
+                        self._new_command()
                         self._skipping_line = True
                         self._skipped_head = b""
                     continue
@@ -164,8 +164,7 @@ class Framer:
                 self._skipped_tail = bytes(self._buffer[self._max_line - 32:self._max_line])
                 del self._buffer[:self._max_line]
                 self._refused = None
-                self._segments = []
-                self._literals = []
+                self._new_command()
                 continue
             event = self._after_line(line)
             if event is not None:
@@ -183,25 +182,29 @@ class Framer:
             line = line[:-1]
         if len(line) <= self._max_line:
             return line
-        self._segments = []
-        self._literals = []
+        self._new_command()
         match = _LITERAL_AT_END.search(line)
         if match and match.group(2):  # its non-sync literal follows: throw it away
             self._literal_left = int(match.group(1))
             self._discarding_literal = True
         return LineTooLong(line[:200])
 
+    def _new_command(self) -> None:
+        self._segments = []
+        self._literals = []
+        self._held = 0
+
     def _after_line(self, line: bytes) -> Frame | Rejected | None:
         match = _LITERAL_AT_END.search(line)
         if not match:
             segments = (*self._segments, line)
             literals = tuple(self._literals)
-            self._segments = []
-            self._literals = []
+            self._new_command()
             return Frame(segments, literals)
         size = int(match.group(1))
         synchronising = not match.group(2)
         self._segments.append(line)
+        self._held += len(line)
         if len(self._literals) >= MAX_LITERALS_PER_COMMAND:
             # a whole response line: tagged BAD, or BYE when a non-sync literal ends the session
             tag = self._segments[0].split(b" ", 1)[0]
@@ -210,14 +213,12 @@ class Framer:
             text = b"Too many literals in one command\r\n"
             response = tag + b" BAD " + text if synchronising else b"* BYE " + text
             return self._refuse(Refuse(response, fatal=not synchronising), size, synchronising)
-        head = b"".join(s + b"\r\n" for s in self._segments)
+        head = self._segments[0] + b"\r\n"  # constant work per literal, however many
         decision = self._policy(
             LiteralRequest(head, size, synchronising, len(self._literals))
         )
         if isinstance(decision, Accept) and decision.sink is None:
-            held = sum(map(len, self._segments)) + sum(
-                len(lit) for lit in self._literals if isinstance(lit, bytes))
-            if held + size > self._max_command:
+            if self._held + size > self._max_command:
                 tag = head.split(b" ", 1)[0] if b" " in head else b"*"
                 decision = Refuse(tag + b" BAD Command is too large\r\n",
                                   fatal=not synchronising and size > self._max_command)
@@ -233,8 +234,7 @@ class Framer:
         return None
 
     def _refuse(self, decision: Refuse, size: int, synchronising: bool) -> Rejected | None:
-        self._segments = []
-        self._literals = []
+        self._new_command()
         if synchronising or decision.fatal:
             # a synchronising client sends nothing more of this command
             return Rejected(decision.response, decision.fatal)
@@ -265,7 +265,9 @@ class Framer:
         if self._literal_sink is not None:
             self._literals.append(self._literal_sink)
         else:
-            self._literals.append(b"".join(self._literal_parts or []))
+            literal = b"".join(self._literal_parts or [])
+            self._held += len(literal)
+            self._literals.append(literal)
         self._literal_sink = None
         self._literal_parts = None
 
