@@ -142,7 +142,7 @@ _ARGS = {
     "LIST": st.tuples(texts, st.sampled_from(["*", "%", "", "INBOX", "a/%", "*x*"]) | texts),
     "LSUB": st.tuples(texts, st.sampled_from(["*", "%", "", "INBOX"]) | texts),
     "STATUS": st.tuples(mailbox_names, st.lists(st.sampled_from(
-        ["MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ"]),
+        ["MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]),
         min_size=1, max_size=6).map(tuple)),
     "APPEND": st.tuples(mailbox_names, st.none() | flags, st.none() | date_times,
                         st.binary(max_size=200)),
