@@ -85,13 +85,53 @@ def run_commands(
                 "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv,
             ]
             env = {}
-        completed = subprocess.run(
-            argv, input=script, capture_output=True, timeout=timeout,
-            env=env or None, check=False,
-        )
-        if b"* PREAUTH" not in completed.stdout[:200]:
-            raise RuntimeError(f"dovecot imap failed: {completed.stderr.decode(errors='replace')}")
-        return completed.stdout
+        output = _converse(argv, env or None, script, timeout)
+        if b"* PREAUTH" not in output[:200]:
+            raise RuntimeError(f"dovecot imap failed: {output[:500]!r}")
+        return output
+
+
+def _converse(argv: list[str], env: dict[str, str] | None, script: bytes, timeout: float) -> bytes:
+    """Send ``script`` and read until the LOGOUT completes, keeping stdin open meanwhile.
+
+    Closing stdin early makes Dovecot treat the client as gone, and it may
+    then cut a long FETCH response short.
+    """
+    import threading
+
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(script)
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    chunks = []
+    tail = b""
+    try:
+        while True:
+            chunk = proc.stdout.read1(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            tail = (tail + chunk)[-4096:]
+            if re.search(rb"(?:^|\r\n)L (?:OK|NO|BAD)[^\r\n]*\r\n", tail):
+                break
+    finally:
+        timer.cancel()
+        writer.join(timeout)
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        proc.wait(timeout)
+    return b"".join(chunks) + rest
 
 
 # --- response parsing ----------------------------------------------------------------
@@ -140,42 +180,53 @@ def _skip_value(data: bytes, pos: int) -> int:
     return pos
 
 
-def fetch_items(response: bytes) -> dict[int, dict[bytes, bytes]]:
+def fetch_items(response: bytes, strict: bool = True) -> dict[int, dict[bytes, bytes]]:
     """Map message number -> {item name as sent: raw value bytes} for every FETCH.
 
     Item names keep their section and origin (``BODY[1.MIME]``, ``BODY[]<0>``);
     values are the exact wire bytes (a literal includes its ``{n}CRLF``, a
     literal8 its ``~{n}CRLF``).
-    Several FETCH responses for one message are merged.
+    Several FETCH responses for one message are merged.  With ``strict``
+    false, a response cut short (Dovecot sends ``* BYE`` mid-FETCH when it
+    hits an internal error) keeps the items before the cut.
     """
     result: dict[int, dict[bytes, bytes]] = {}
     for match in re.finditer(rb"\* (\d+) FETCH \(", response):
         if match.start() > 0 and response[match.start() - 2 : match.start()] != b"\r\n":
             continue
         items = result.setdefault(int(match.group(1)), {})
-        pos = match.end()
-        while response[pos : pos + 1] != b")":
-            start = pos
-            depth = 0
-            while True:
-                char = response[pos : pos + 1]
-                if not char:
-                    raise ValueError("unterminated FETCH response")
-                if char == b"[":
-                    depth += 1
-                elif char == b"]":
-                    depth -= 1
-                elif char == b" " and depth == 0:
-                    break
-                pos += 1
-            name = response[start:pos]
-            pos += 1
-            end = _skip_value(response, pos)
-            items[name] = response[pos:end]
-            pos = end
-            if response[pos : pos + 1] == b" ":
-                pos += 1
+        try:
+            _parse_items(response, match.end(), items)
+        except ValueError:
+            if strict:
+                raise
     return result
+
+
+def _parse_items(response: bytes, pos: int, items: dict[bytes, bytes]) -> None:
+    while response[pos : pos + 1] != b")":
+        start = pos
+        depth = 0
+        while True:
+            char = response[pos : pos + 1]
+            if not char:
+                raise ValueError("unterminated FETCH response")
+            if char == b"[":
+                depth += 1
+            elif char == b"]":
+                depth -= 1
+            elif char == b" " and depth == 0:
+                break
+            pos += 1
+        name = response[start:pos]
+        pos += 1
+        end = _skip_value(response, pos)
+        if end > len(response):
+            raise ValueError("literal runs past the end of the response")
+        items[name] = response[pos:end]
+        pos = end
+        if response[pos : pos + 1] == b" ":
+            pos += 1
 
 
 def tagged_status(response: bytes, tag: bytes) -> bytes:

@@ -319,7 +319,7 @@ _SUBJECT_POOL = [
     "plain", "  lead", "trail  ", "two  spaces", 'quote " in', "back \\ slash",
     "=?iso-8859-1?q?caf=E9?=", "tab\there", "", "\u00fcml\u00e4ut", "a\r\n folded",
 ]
-_BOUNDARY_POOL = ["a", "ab", "abc", "b", "=_x", "same", "long" * 25]
+_BOUNDARY_POOL = ["a", "ab", "abc", "b", "=_x", "same", "long" * 25, "", "sp ace", "-", "a--"]
 _CTYPE_POOL = [
     "text/plain", "text/html; charset=utf-8", "application/octet-stream; name=f.bin",
     "image/png", "text", "garbage", "", "message/rfc822", 'text/plain; name*0="a"; name*1="b"',
@@ -331,6 +331,11 @@ _EXTRA_HEADERS = [
     "Content-Disposition: attachment; filename=x.txt", "Content-Disposition: inline",
     "Content-ID: <id@x>", "Content-Description: desc  two", "Content-Language: en, fr",
     "Content-Location: http://x/y", "Content-MD5: abc=", "X-Other: value",
+    "Content-Transfer-Encoding: BASE64 ; x", "Content-Transfer-Encoding:", "Content-ID: \t<spaced>  ",
+    "Content-Disposition: attachment;\n filename*0*=utf-8''a%20b;\n filename*1=c",
+    "Content-Language: (c) en-US ,, de", "Content-Type: text/plain", "MIME-Version: 1.0",
+    "X-Nul: a\0b", "X-8bit: \u00e4\u00f6", "no colon line", " leading-space: x",
+    "Content-Description: =?utf-8?q?x?=\n\tfolded", "X-Long: " + "L" * 9000,
 ]
 
 
@@ -396,7 +401,7 @@ def _random_entity(rng, depth: int, lines: list, top: bool) -> str:
 
 def _random_text(rng) -> str:
     pool = ["hello", "", "--", "--a", "--ab", "--b--", "=E9t=C3=A9=", "aGVsbG8=", " ", "\u00e9",
-            "x\ry", "end"]
+            "x\ry", "end", "--sp ace", "--a--", "---", "nul\0here", "=\r", "trailing \t", "QUJD\r\nREVG"]
     return "\n".join(rng.choice(pool) for _ in range(rng.randint(0, 5)))
 
 

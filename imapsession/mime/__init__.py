@@ -7,7 +7,7 @@ does not import the ``email`` package (only ``date_header`` does, when called).
 
 from __future__ import annotations
 
-from .binary import UnknownCTE, binary, binary_size
+from .binary import BinaryDecodeError, UnknownCTE, binary, binary_is_literal8, binary_size
 from .bodystructure import body_structure
 from .crlf import to_crlf
 from .decode import all_decoded_headers, date_header, decoded_body_texts, decoded_headers
@@ -16,12 +16,14 @@ from .sections import header_fields, missing_section_value, section
 from .structure import MAX_NESTED_PARTS, MAX_TOTAL_PARTS, Part, find_part, parse
 
 __all__ = [
+    "BinaryDecodeError",
     "MAX_NESTED_PARTS",
     "MAX_TOTAL_PARTS",
     "Part",
     "UnknownCTE",
     "all_decoded_headers",
     "binary",
+    "binary_is_literal8",
     "binary_size",
     "body_structure",
     "date_header",

@@ -124,9 +124,9 @@ def all_decoded_headers(msg: bytes) -> str:
 def decoded_body_texts(msg: bytes) -> Iterator[str]:
     """The decoded text of every text/* leaf part (base64/QP undone, charset applied).
 
-    A part with an unknown transfer encoding is searched as it is stored.
+    A part with an unknown or broken transfer encoding is searched as it is stored.
     """
-    from .binary import UnknownCTE, _cte, _decode
+    from .binary import BinaryDecodeError, UnknownCTE, _cte, _decode
     from .partdata import content_data
     from .structure import parse
 
@@ -142,7 +142,7 @@ def decoded_body_texts(msg: bytes) -> Iterator[str]:
         body = part.body(msg)
         try:
             body = _decode(_cte(part.header(msg)), body)
-        except UnknownCTE:
+        except (UnknownCTE, BinaryDecodeError):
             pass
         data = content_data(msg, part)
         charset = next((v for k, v in data.params if k.lower() == b"charset"), None)

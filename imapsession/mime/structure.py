@@ -301,6 +301,8 @@ class _Parser:
             end = size if lf < 0 else lf + 1
             node.bsize += end - delim
             pos = end
+            if lf < 0:
+                break  # a boundary line cut by the end of the message starts nothing
             if self.bounds and self.bounds[-1][1] is node:
                 child = _Node(pos, node, IS_MIME)
                 node.children.append(child)
