@@ -400,3 +400,63 @@ def test_random_messages_binary_match(seed):
             mismatches.append((number, spec, theirs[:200], value[:200]))
     print(f"random binary seed {seed}: {counts}")
     assert mismatches == []
+
+
+def _esearch(out: bytes, tag: int) -> set[int]:
+    """Message numbers of the ESEARCH answer to command T<tag> (Dovecot answers
+    pipelined commands out of order, so results must carry their tag)."""
+    from imapsession.protocol.types import SequenceSet
+
+    assert tagged_status(out, b"T%d" % tag).startswith(b"OK")
+    match = re.search(rb'\* ESEARCH \(TAG "T%d"\)(?: ALL ([\d:,]+))?\r\n' % tag, out)
+    assert match is not None, tag
+    if match.group(1) is None:
+        return set()
+    ranges = SequenceSet.parse(match.group(1).decode())
+    return {n for low, high in ranges.bounds(0) for n in range(low, high + 1)}
+
+
+def _words(text: str) -> list[str]:
+    return sorted({w for w in re.findall(r"\w{4,}", text) if not w.isdigit()})[:6]
+
+
+def test_decoded_text_is_what_dovecot_searches():
+    """Words from decoded_headers / decoded_body_texts find the message in Dovecot's SEARCH."""
+    commands = []
+    expected = []
+    for number, (name, raw) in enumerate(CORPUS, start=1):
+        msg = mime.to_crlf(raw)
+        probes = [("SUBJECT", w) for v in mime.decoded_headers(msg, "subject") for w in _words(v)]
+        probes += [(key.upper(), w) for key in ("from", "to", "cc")
+                   for v in mime.decoded_addresses(msg, key) for w in _words(v)[:3]]
+        try:
+            texts = list(mime.decoded_body_texts(msg))
+        except RecursionError:  # pragma: no cover - parse is iterative
+            texts = []
+        probes += [("BODY", w) for t in texts for w in _words(t)[:3]]
+        for key, word in probes:
+            data = word.encode()
+            commands.append(b"SEARCH RETURN (ALL) CHARSET UTF-8 %s {%d+}\r\n%s"
+                            % (key.encode(), len(data), data))
+            expected.append((number, name, key, word))
+    out = run_commands([raw for _name, raw in CORPUS], commands)
+    missing = []
+    for tag, (number, name, key, word) in enumerate(expected, start=1):
+        if number not in _esearch(out, tag):
+            missing.append((name, key, word))
+    print(f"search: {len(expected) - len(missing)}/{len(expected)} decoded words found by Dovecot")
+    assert missing == []
+
+
+def test_sent_dates_agree_with_dovecot():
+    """date_header().date() puts each message on the day Dovecot's SENTON does."""
+    numbered = [(n, mime.date_header(mime.to_crlf(raw))) for n, (_name, raw) in enumerate(CORPUS, start=1)]
+    days = sorted({d.date() for _n, d in numbered if d is not None})
+    from imapsession.protocol.types import MONTHS
+
+    commands = [f"SEARCH RETURN (ALL) SENTON {d.day}-{MONTHS[d.month - 1]}-{d.year}" for d in days]
+    out = run_commands([raw for _name, raw in CORPUS], commands)
+    for tag, day in enumerate(days, start=1):
+        theirs = _esearch(out, tag)
+        ours = {n for n, d in numbered if d is not None and d.date() == day}
+        assert theirs == ours, (day, theirs, ours)

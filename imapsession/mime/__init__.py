@@ -10,7 +10,13 @@ from __future__ import annotations
 from .binary import BinaryDecodeError, UnknownCTE, binary, binary_is_literal8, binary_size
 from .bodystructure import body_structure
 from .crlf import to_crlf
-from .decode import all_decoded_headers, date_header, decoded_body_texts, decoded_headers
+from .decode import (
+    all_decoded_headers,
+    date_header,
+    decoded_addresses,
+    decoded_body_texts,
+    decoded_headers,
+)
 from .envelope import envelope
 from .sections import header_fields, missing_section_value, section
 from .structure import MAX_NESTED_PARTS, MAX_TOTAL_PARTS, Part, find_part, parse
@@ -27,6 +33,7 @@ __all__ = [
     "binary_size",
     "body_structure",
     "date_header",
+    "decoded_addresses",
     "decoded_body_texts",
     "decoded_headers",
     "envelope",

@@ -244,3 +244,57 @@ def parse_addresses(value: bytes) -> list[Address]:
     if parser.tok.skip_lwsp() > 0:
         parser.address_list()
     return parser.out
+
+
+def _maybe_escape(value: bytes, escape_dot: bool) -> bytes:
+    from .rfc822 import is_atext
+
+    if all(is_atext(c) or (not escape_dot and c == 0x2E) for c in value):
+        return value
+    escaped = bytearray()
+    for c in value:
+        if c in (0x22, 0x5C, 0x27):
+            escaped.append(0x5C)
+        escaped.append(c)
+    return b'"' + bytes(escaped) + b'"'
+
+
+def write_addresses(addresses: list[Address]) -> bytes:
+    """The addresses as one header value, the way Dovecot normalises them for SEARCH."""
+    out = bytearray()
+    first = True
+    in_group = False
+    for a in addresses:
+        if not first:
+            out += b", "
+        first = False
+        if a.domain is None:
+            if not in_group:
+                if a.mailbox:
+                    out += a.mailbox if b"=?" in a.mailbox else _maybe_escape(a.mailbox, True)
+                else:
+                    out += b'""'
+                out += b": "
+                first = True
+            else:
+                if out.endswith(b", "):
+                    del out[-2:]
+                elif out.endswith(b": "):
+                    del out[-1:]
+                out += b";"
+            in_group = not in_group
+            continue
+        mailbox = a.mailbox or b""
+        if a.name is not None:
+            out += a.name if b"=?" in a.name else _maybe_escape(a.name, True)
+        if a.route is not None or mailbox or a.domain:
+            if a.name:
+                out += b" "
+            out += b"<"
+            if a.route is not None:
+                out += a.route + b":"
+            out += _maybe_escape(mailbox, False) if mailbox else b'""'
+            if a.domain:
+                out += b"@" + a.domain
+            out += b">"
+    return bytes(out)

@@ -112,6 +112,21 @@ def decoded_headers(msg: bytes, name: str) -> list[str]:
     return [decode_header_value(v) for n, v, _s, _e in iter_fields(header) if n.lower() == wanted]
 
 
+def decoded_addresses(msg: bytes, name: str) -> list[str]:
+    """Address fields as Dovecot's SEARCH FROM/TO/CC/BCC sees them.
+
+    Each field is parsed as an address list, written back in a normal form
+    (comments dropped, ``Name <local@domain>``, groups as ``name: ...;``)
+    and then RFC 2047-decoded.
+    """
+    from .address import parse_addresses, write_addresses
+
+    wanted = name.lower().encode()
+    header = msg[: top_header_end(msg)]
+    return [decode_header_value(write_addresses(parse_addresses(v)))
+            for n, v, _s, _e in iter_fields(header) if n.lower() == wanted]
+
+
 def all_decoded_headers(msg: bytes) -> str:
     """The whole top-level header, decoded, one ``Name: value`` line per field (for TEXT)."""
     header = msg[: top_header_end(msg)]
@@ -122,12 +137,15 @@ def all_decoded_headers(msg: bytes) -> str:
 
 
 def decoded_body_texts(msg: bytes) -> Iterator[str]:
-    """The decoded text of every text/* leaf part (base64/QP undone, charset applied).
+    """The decoded text of every leaf part Dovecot's BODY/TEXT search reads.
 
-    A part with an unknown or broken transfer encoding is searched as it is stored.
+    As in Dovecot's message-search: a part is text when it has no
+    Content-Type or its first Content-Type is text/* or message/*; a part
+    with an unknown transfer encoding is skipped; base64/QP are undone (a
+    broken encoding is searched as stored) and the charset applied.
     """
     from .binary import BinaryDecodeError, UnknownCTE, _cte, _decode
-    from .partdata import content_data
+    from .rfc822 import Tokenizer, rfc2231_params
     from .structure import parse
 
     root = parse(msg)
@@ -137,20 +155,29 @@ def decoded_body_texts(msg: bytes) -> Iterator[str]:
         if part.children:
             stack.extend(reversed(part.children))
             continue
-        if not part.is_text:
-            continue
-        body = part.body(msg)
+        header = part.header(msg)
+        charset = None
+        values = [v for n, v, _s, _e in iter_fields(header) if n.lower() == b"content-type"]
+        if values:
+            tok = Tokenizer(values[0])
+            tok.skip_lwsp()
+            ctype = bytearray()
+            ret = tok.content_type(ctype)
+            if not ctype.lower().startswith((b"text/", b"message/")):
+                continue
+            if ret >= 0:
+                charset = next((v for k, v in rfc2231_params(tok) if k.lower() == b"charset"), None)
         try:
-            body = _decode(_cte(part.header(msg)), body)
-        except (UnknownCTE, BinaryDecodeError):
-            pass
-        data = content_data(msg, part)
-        charset = next((v for k, v in data.params if k.lower() == b"charset"), None)
+            body = _decode(_cte(header), part.body(msg))
+        except UnknownCTE:
+            continue
+        except BinaryDecodeError:
+            body = part.body(msg)
         yield _to_str(body, charset.decode("ascii", "replace") if charset else None)
 
 
 def date_header(msg: bytes) -> datetime | None:
-    """The sent date from the last Date: field, in the sender's own zone; None if unusable.
+    """The sent date from the first Date: field, in the sender's own zone; None if unusable.
 
     SENTBEFORE/SENTON/SENTSINCE compare its ``.date()`` (Dovecot ignores the
     zone by comparing the sender's local date).
@@ -161,7 +188,7 @@ def date_header(msg: bytes) -> datetime | None:
     values = [v for n, v, _s, _e in iter_fields(header) if n.lower() == b"date"]
     if not values:
         return None
-    parsed = parsedate_tz(values[-1].decode("latin-1").replace("\r\n", ""))
+    parsed = parsedate_tz(values[0].decode("latin-1").replace("\r\n", ""))
     if parsed is None:
         return None
     year, month, day, hour, minute, second = parsed[:6]
