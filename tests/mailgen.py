@@ -290,6 +290,13 @@ def load_corpus(directory: Path = MAIL_DIR) -> list[tuple[str, bytes]]:
     return [(path.name, path.read_bytes()) for path in sorted(directory.glob("*.eml"))]
 
 
+def corpus_maildir(dest: Path) -> Path:
+    """A maildir at ``dest`` holding the committed corpus, message n = n-th file."""
+    from dovecot_ref import write_maildir
+
+    return write_maildir(dest, [raw for _name, raw in load_corpus()])
+
+
 def huge_message(size: int = 20 * 1024 * 1024) -> bytes:
     """A multipart message with a base64 attachment of about ``size`` octets."""
     line = base64.b64encode(bytes(range(57))) + b"\n"

@@ -90,15 +90,12 @@ def _write(msg: bytes, part: Part, extended: bool, parent: Part | None, out: lis
 def body_structure(msg: bytes, extended: bool, part: Part | None = None) -> bytes:
     """BODY (``extended`` false) or BODYSTRUCTURE of the message or of ``part``.
 
-    ``part`` defaults to the whole message (parsed here when not given).
+    ``part`` defaults to the whole message (parsed here when not given); a
+    sub-part given here is described as if it had no multipart/digest parent.
     """
     if part is None:
         part = parse(msg)
     out: list[bytes] = [b"("]
-    _write(msg, part, extended, _parent_of(part), out)
+    _write(msg, part, extended, None, out)
     out.append(b")")
     return b"".join(out)
-
-
-def _parent_of(part: Part) -> Part | None:
-    return None
