@@ -15,6 +15,27 @@ _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
                     "RFC822.TEXT": Section((), "TEXT")}
 
 
+def _envelope(data: bytes) -> bytes:
+    from imapsession import mime
+
+    return mime.envelope(data)
+
+
+def _body(data: bytes) -> bytes:
+    from imapsession import mime
+
+    return mime.body_structure(data, extended=False)
+
+
+def _bodystructure(data: bytes) -> bytes:
+    from imapsession import mime
+
+    return mime.body_structure(data, extended=True)
+
+
+_STRUCTURE = {"ENVELOPE": _envelope, "BODY": _body, "BODYSTRUCTURE": _bodystructure}
+
+
 class _Message:
     """One message's bytes in wire form (CRLF), loaded at most once per command.
 
@@ -106,12 +127,14 @@ def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) 
         return b"RFC822.SIZE %d" % view.mailbox.meta(uid).size
     from imapsession import mime
 
-    if name == "ENVELOPE":
-        return b"ENVELOPE " + mime.envelope(message.data)
-    if name == "BODY":
-        return b"BODY " + mime.body_structure(message.data, extended=False)
-    if name == "BODYSTRUCTURE":
-        return b"BODYSTRUCTURE " + mime.body_structure(message.data, extended=True)
+    if name in _STRUCTURE:
+        # computed once per message, then served from the index (DESIGN: a second
+        # FETCH of everything costs as much as reading rows)
+        value = view.mailbox.cached(uid, name)
+        if value is None:
+            value = _STRUCTURE[name](message.data)
+            view.mailbox.remember(uid, name, value)
+        return name.encode() + b" " + value
     if name in _RFC822_SECTIONS:
         return name.encode() + b" " + serializer.literal(
             _text_safe(_section_bytes(message.data, _RFC822_SECTIONS[name])))

@@ -228,6 +228,20 @@ class Mailbox(abc.ABC):
     def close(self) -> None:
         """Release the mailbox; nothing is expunged here (CLOSE's expunge is the caller's)."""
 
+    def cached(self, uid: int, field: str) -> bytes | None:
+        """A value computed from the message before (e.g. its ENVELOPE), or None.
+
+        Messages never change, so whatever was remembered stays true. Backends
+        without a cache keep the default.
+        """
+        return None
+
+    def remember(self, uid: int, field: str, value: bytes) -> None:  # noqa: B027
+        """Keep a value computed from the message for ``cached``; may be written lazily.
+
+        Deliberately not abstract: a backend without a cache simply forgets.
+        """
+
 
 class SpoolFile(abc.ABC):
     """Where a large APPEND literal is streamed, chunk by chunk, never held in memory."""
