@@ -34,6 +34,7 @@ class Msg:
     uid: int | None
     flags: set[str]
     floor: int = 0  # for uid None: the UID it gets must be above this
+    delivered: bool = False  # dropped into new/ from outside: its UID comes from a later sync
 
     @property
     def size(self) -> int:
@@ -61,7 +62,15 @@ class Box:
 
     def add_uid(self, msg: Msg, uid: int, why: str) -> None:
         """The server gave ``msg`` UID ``uid``: it must be fresh and above all before."""
-        floor = max(self.max_uid, msg.floor, self.floor_from_prior) if msg.uid is None else 0
+        # A message delivered from outside may have been given its UID by a sync that
+        # ran before a UID the client already learnt (APPEND syncs new/ first): its
+        # floor is what the mailbox had given out when it was delivered, not max_uid.
+        if msg.uid is not None:
+            floor = 0
+        elif msg.delivered:
+            floor = max(msg.floor, self.floor_from_prior)
+        else:
+            floor = max(self.max_uid, self.floor_from_prior)
         if uid in self.gone or self.by_uid(uid) is not None:
             raise AssertionError(f"{why}: UID {uid} reused")
         if uid <= floor:

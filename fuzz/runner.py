@@ -106,6 +106,16 @@ class Stats:
         self.commands = 0
 
 
+def bound_shrinking(seconds: float) -> None:
+    """Cap Hypothesis's shrinking (5 minutes by default) so a failing CI run ends on time.
+
+    Hypothesis has no public setting for this; the engine reads a module constant.
+    """
+    from hypothesis.internal.conjecture import engine
+
+    engine.MAX_SHRINKING_SECONDS = max(1, int(seconds))
+
+
 def _settings(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None, database=None, stateful_step_count=40,
                     suppress_health_check=list(HealthCheck), print_blob=False,
@@ -157,10 +167,12 @@ def session_test(stats: Stats, examples: int, transport: str, machine=None):
 
 def run_target(target: str, seconds: float, first_seed: int, *, batch: int = 25,
                machine=None, corpus: Path = CORPUS, max_examples: int | None = None,
-               quiet: bool = False) -> tuple[Stats, Path | None, str | None]:
+               quiet: bool = False, shrink_seconds: float = 60,
+               ) -> tuple[Stats, Path | None, str | None]:
     """Run batches until the budget (or ``max_examples``) is spent or something fails."""
     stats = Stats()
     last: list = []
+    bound_shrinking(shrink_seconds)
     start = time.monotonic()
     current = first_seed
     while time.monotonic() - start < seconds and (max_examples is None or stats.examples < max_examples):
