@@ -15,22 +15,22 @@ _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
                     "RFC822.TEXT": Section((), "TEXT")}
 
 
-def _envelope(data: bytes) -> bytes:
+def _envelope(message: _Message) -> bytes:
     from imapsession import mime
 
-    return mime.envelope(data)
+    return mime.envelope(message.data, message.root)
 
 
-def _body(data: bytes) -> bytes:
+def _body(message: _Message) -> bytes:
     from imapsession import mime
 
-    return mime.body_structure(data, extended=False)
+    return mime.body_structure(message.data, extended=False, part=message.root)
 
 
-def _bodystructure(data: bytes) -> bytes:
+def _bodystructure(message: _Message) -> bytes:
     from imapsession import mime
 
-    return mime.body_structure(data, extended=True)
+    return mime.body_structure(message.data, extended=True, part=message.root)
 
 
 _STRUCTURE = {"ENVELOPE": _envelope, "BODY": _body, "BODYSTRUCTURE": _bodystructure}
@@ -48,6 +48,7 @@ class _Message:
         self._view = session.view
         self._uid = uid
         self._data: bytes | None = None
+        self._root = None
 
     @property
     def data(self) -> bytes:
@@ -61,6 +62,15 @@ class _Message:
                 self._data = mime.to_crlf(self._view.mailbox.read_message(self._uid))
                 self._view.last_message = (self._uid, self._data)
         return self._data
+
+    @property
+    def root(self):
+        """The parsed structure, once per message however many sections are asked for."""
+        if self._root is None:
+            from imapsession import mime
+
+            self._root = mime.parse(self.data)
+        return self._root
 
 
 def handle_fetch(session: Session, command: Command) -> Done:
@@ -83,15 +93,19 @@ def handle_fetch(session: Session, command: Command) -> Done:
             session.send(_fetch_one(session, seq, uid, items, sets_seen, wants_flags))
         except MessageGone:
             gone += 1
-        except _UnknownCTE:
-            return no("Unknown Content-Transfer-Encoding.", "UNKNOWN-CTE")
+        except _Refusal as refusal:
+            return refusal.done
     if gone:
         return no("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
     return ok("Fetch completed.")
 
 
-class _UnknownCTE(Exception):
-    pass
+class _Refusal(Exception):
+    """A message the command cannot serve as asked (e.g. BINARY of an unknown encoding)."""
+
+    def __init__(self, done: Done):
+        super().__init__(done.text)
+        self.done = done
 
 
 def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
@@ -132,35 +146,40 @@ def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) 
         # FETCH of everything costs as much as reading rows)
         value = view.mailbox.cached(uid, name)
         if value is None:
-            value = _STRUCTURE[name](message.data)
+            value = _STRUCTURE[name](message)
             view.mailbox.remember(uid, name, value)
         return name.encode() + b" " + value
     if name in _RFC822_SECTIONS:
         return name.encode() + b" " + serializer.literal(
-            _text_safe(_section_bytes(message.data, _RFC822_SECTIONS[name])))
+            _text_safe(_section_bytes(message, _RFC822_SECTIONS[name])))
     if name == "BODY[]":
-        data = _section_bytes(message.data, item.section)
+        data = _section_bytes(message, item.section)
         label = b"BODY[" + item.section.to_wire().encode() + b"]"
         return _partial(label, data, item.partial)
     if name in ("BINARY[]", "BINARY.SIZE[]"):
-        try:
-            data = mime.binary(message.data, item.section.part)
-        except mime.UnknownCTE:
-            raise _UnknownCTE() from None
         path = ".".join(str(n) for n in item.section.part).encode()
+        try:
+            data = mime.binary(message.data, item.section.part, root=message.root)
+            literal8 = data is not None and mime.binary_is_literal8(
+                message.data, item.section.part, root=message.root)
+        except mime.UnknownCTE:
+            raise _Refusal(no("Unknown Content-Transfer-Encoding.", "UNKNOWN-CTE")) from None
+        except mime.BinaryDecodeError:
+            raise _Refusal(no("Invalid data in MIME part", "PARSE")) from None
+        data = data if data is not None else mime.missing_section_value()
         if name == "BINARY.SIZE[]":
             return b"BINARY.SIZE[" + path + b"] %d" % len(data)
-        return _partial(b"BINARY[" + path + b"]", data, item.partial, binary=True)
+        return _partial(b"BINARY[" + path + b"]", data, item.partial, binary=literal8)
     raise AssertionError(f"unhandled fetch item {name}")
 
 
-def _section_bytes(data: bytes, section: Section) -> bytes:
+def _section_bytes(message: _Message, section: Section) -> bytes:
     from imapsession import mime
 
     if section == Section():
-        return data
-    value = mime.section(data, section)
-    return value if value is not None else b""
+        return message.data
+    value = mime.section(message.data, section, root=message.root)
+    return value if value is not None else mime.missing_section_value()
 
 
 def _partial(label: bytes, data: bytes, partial: tuple[int, int] | None,
