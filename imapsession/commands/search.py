@@ -13,7 +13,7 @@ from imapsession.view import MailboxView
 CHARSETS = ("US-ASCII", "UTF-8")
 _FLAG_KEYS = {"ANSWERED": "\\Answered", "DELETED": "\\Deleted", "DRAFT": "\\Draft",
               "FLAGGED": "\\Flagged", "SEEN": "\\Seen"}
-_ADDRESS_HEADERS = {"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc", "SUBJECT": "Subject"}
+_ADDRESS_HEADERS = {"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc"}
 
 
 class _Candidate:
@@ -127,9 +127,11 @@ def matches(key: SearchKey, c: _Candidate) -> bool:
         return _compare_day(name[4:], day, args[0])
     from imapsession import mime
 
-    if name in _ADDRESS_HEADERS:
-        values = mime.decoded_headers(c.header, _ADDRESS_HEADERS[name])
+    if name in _ADDRESS_HEADERS:  # addresses as Dovecot sees them: parsed, then decoded
+        values = mime.decoded_addresses(c.header, _ADDRESS_HEADERS[name])
         return any(_contains(v, args[0]) for v in values)
+    if name == "SUBJECT":
+        return any(_contains(v, args[0]) for v in mime.decoded_headers(c.header, "Subject"))
     if name == "HEADER":
         values = mime.decoded_headers(c.header, args[0])
         return bool(values) and any(_contains(v, args[1]) for v in values)
