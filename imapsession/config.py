@@ -31,8 +31,8 @@ class MailLocation(NamedTuple):
         if not sep:  # a bare path: Dovecot guesses; we take it as a Maildir
             fmt, rest = "maildir", text
         fmt = fmt.lower()
-        if fmt not in ("maildir",):
-            raise MailLocationError(f"unsupported mail format {fmt!r} (supported: maildir)")
+        if fmt not in ("maildir", "mbox"):
+            raise MailLocationError(f"unsupported mail format {fmt!r} (supported: maildir, mbox)")
         path, *extra = rest.split(":")
         options = []
         for item in extra:
@@ -43,6 +43,10 @@ class MailLocation(NamedTuple):
         if not path:
             raise MailLocationError("mail location has no path")
         return cls(fmt, _expand(path, home), tuple(options))
+
+    def option(self, key: str) -> str | None:
+        """A ``KEY=VALUE`` option (``INBOX=/var/mail/USER`` for mbox), or None."""
+        return next((value for k, value in self.options if k == key.upper()), None)
 
 
 def _expand(path: str, home: str) -> str:

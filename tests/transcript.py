@@ -36,6 +36,8 @@ from pathlib import Path
 from imapsession.session import Limits, Session
 from imapsession.storage.maildir import open_maildir
 
+BACKEND = "maildir"  # the storage a Client opens; conftest.py runs transcripts on each
+
 DATE_TIME = r'\d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}'
 _PLACEHOLDERS = {"<n>": r"\d+", "<date>": DATE_TIME, "<*>": r"[^\r\n]*"}
 _PLACEHOLDER_SPLIT = re.compile(r"(<n>|<date>|<\*>)")
@@ -52,7 +54,14 @@ class Client:
 
     def __init__(self, root: Path | str, limits: Limits | None = None, allow_serverbug: bool = False):
         self.root = Path(root)
-        self.store = open_maildir(str(self.root))
+        self.backend = BACKEND
+        if BACKEND == "mbox":  # folders under root/mail, INBOX root/mail/inbox; see drain_new
+            from imapsession.storage.mbox import open_mbox
+
+            self.store = open_mbox(str(self.root / "mail"))
+            (self.root / "new").mkdir(exist_ok=True)
+        else:
+            self.store = open_maildir(str(self.root))
         self.session = Session(self.store, "tester", limits=limits or Limits())
         self.greeting = self.session.greeting().decode()
         self.allow_serverbug = allow_serverbug
@@ -62,6 +71,10 @@ class Client:
         """Raw bytes in, raw bytes out (checked for tracebacks)."""
         if isinstance(data, str):
             data = data.encode()
+        if self.backend == "mbox":  # a test's delivery into new/ reaches the mbox as an MDA's
+            from mbox_helpers import drain_new
+
+            drain_new(self.root, self.root / "mail" / "inbox")
         out = self.session.receive(data)
         self.log.append(f"C: {data!r}\nS: {out!r}")
         text = out.decode("utf-8", "replace")

@@ -1,10 +1,11 @@
-"""Mail storage: the interface in ``base``, the Maildir backend in ``maildir``."""
+"""Mail storage: the interface in ``base``, the Maildir and mbox backends."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from imapsession.config import MailLocation
     from imapsession.storage.base import MailStore
 
 
@@ -13,3 +14,12 @@ def open_maildir(root: str, *, create: bool = True) -> MailStore:
     from imapsession.storage.maildir import open_maildir as _open
 
     return _open(root, create=create)
+
+
+def open_store(location: MailLocation, *, create: bool = True) -> MailStore:
+    """The store ``MAIL=`` names: ``maildir:PATH`` or ``mbox:ROOT[:INBOX=PATH]``."""
+    if location.format == "mbox":
+        from imapsession.storage.mbox import open_mbox
+
+        return open_mbox(location.path, location.option("INBOX"), create=create)
+    return open_maildir(location.path, create=create)

@@ -1,0 +1,281 @@
+"""The mbox file format as Dovecot and UW imapd write it: parsing spans, rendering headers.
+
+Theory of operation
+-------------------
+A file is a run of messages, each opened by a ``From `` line (envelope sender
+and a ctime date) and followed by one empty separator line. Our metadata
+travels in headers the other servers read: ``X-IMAPbase`` (UIDVALIDITY, UIDNEXT
+as 10 digits so it can be updated in place, the mailbox's keywords) in the
+first message only, ``X-UID``, ``Status`` (R seen, O old), ``X-Status`` (A
+answered, F flagged, T draft, D deleted), ``X-Keywords`` (padded with spaces,
+the reserved room a flag change is written into without moving a byte) and
+``Content-Length``. These headers are hidden from clients and never counted in
+sizes, exactly as Dovecot does.
+
+A message ends where its ``Content-Length`` says only when that point is the
+end of the file or a separator followed by a ``From `` line; otherwise the
+next line that starts with ``From `` and carries a time and a year, after an
+empty line, begins the next message. Bodies are stored with LF line endings;
+body lines that start with ``From `` are written as ``>From `` on APPEND.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+import attrs
+
+HIDDEN = frozenset({b"x-imapbase", b"x-imap", b"x-uid", b"status", b"x-status",
+                    b"x-keywords", b"content-length"})
+META = frozenset({b"status", b"x-status", b"x-keywords"})  # the block rewritten in place
+PADDING = 64
+_FROM_LINE = re.compile(rb"From [^\n]*?\d{1,2}:\d\d(?::\d\d)?[^\n]*?\d{4}[^\n]*")
+_CTIME = re.compile(
+    rb"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) +(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    rb" +(\d{1,2}) +(\d{1,2}):(\d\d)(?::(\d\d))?(?: +([A-Z]{3}|[+-]\d{4}))? +(\d{4})"
+    rb"(?: +([+-]\d{4}))?")
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
+
+_STATUS = {"\\Seen": "R"}
+_XSTATUS = {"\\Answered": "A", "\\Flagged": "F", "\\Draft": "T", "\\Deleted": "D"}
+
+
+@attrs.frozen
+class Span:
+    """One message's place in the file and the metadata its headers carry."""
+
+    from_off: int  # the 'F' of its From line
+    hdr_off: int  # first header byte
+    hdr_end: int  # one past the header's last LF (the empty line is not in it)
+    body_off: int  # first body byte (after the empty line)
+    end_off: int  # one past the body's last byte (its final LF included)
+    next_off: int  # where the next From line begins (or the file's end)
+    meta_off: int  # the contiguous Status/X-Status/X-Keywords block, or -1
+    meta_len: int
+    uid: int  # X-UID, 0 when absent
+    flags: frozenset[str]
+    base: tuple[int, int, tuple[str, ...]] | None  # X-IMAPbase (uidvalidity, uidnext, keywords)
+    base_off: int  # offset of the 10 UIDNEXT digits in X-IMAPbase, or -1
+    fingerprint: int  # crc32 of the From line and the visible header
+    date: int  # internal date from the From line, ns since the epoch
+
+
+def header_lines(header: bytes) -> list[bytes]:
+    """Header fields with their continuation lines, each ending in LF."""
+    out: list[bytes] = []
+    for line in header.splitlines(keepends=True):
+        if out and line[:1] in (b" ", b"\t"):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
+def field_name(line: bytes) -> bytes:
+    return line.split(b":", 1)[0].strip().lower() if b":" in line else b""
+
+
+def visible_header(header: bytes) -> bytes:
+    """The header as clients see it: our metadata fields removed."""
+    return b"".join(line for line in header_lines(header) if field_name(line) not in HIDDEN)
+
+
+def flags_from(status: bytes, xstatus: bytes, keywords: bytes) -> frozenset[str]:
+    out = set()
+    if b"R" in status:
+        out.add("\\Seen")
+    for flag, letter in _XSTATUS.items():
+        if letter.encode() in xstatus:
+            out.add(flag)
+    out.update(k.decode("utf-8", "replace") for k in keywords.split())
+    return frozenset(out)
+
+
+def parse_date(from_line: bytes) -> int:
+    """The From line's ctime as ns since the epoch (UTC unless a zone is given), or now."""
+    match = _CTIME.search(from_line)
+    if match is None:
+        return time.time_ns()
+    _, mon, day, hh, mm, ss, zone1, year, zone2 = match.groups()
+    try:
+        stamp = datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0),
+                         tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return time.time_ns()
+    zone = zone2 or (zone1 if zone1 and zone1[:1] in b"+-" else None)
+    if zone:
+        sign = -1 if zone[:1] == b"-" else 1
+        stamp -= sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
+    return int(stamp) * 1_000_000_000
+
+
+def is_mbox_start(data: bytes) -> bool:
+    return data[:5] == b"From "
+
+
+def _next_from(data, start: int, size: int) -> int:
+    """Offset of the next real From line at or after ``start`` (a line start), or -1."""
+    pos = start
+    while True:
+        pos = data.find(b"\nFrom ", pos - 1 if pos > 0 else 0, size)
+        if pos < 0:
+            return -1
+        line_end = data.find(b"\n", pos + 1, size)
+        line = data[pos + 1: size if line_end < 0 else line_end]
+        if _FROM_LINE.fullmatch(line):
+            return pos + 1
+        pos += 2
+
+
+def parse(data, start: int = 0, size: int | None = None) -> list[Span]:
+    """Every message from ``start`` (which must be a From line, or the end) to ``size``."""
+    size = len(data) if size is None else size
+    spans: list[Span] = []
+    off = start
+    while off < size:
+        if data[off:off + 5] != b"From ":
+            raise ValueError(f"no From line at offset {off}")
+        line_end = data.find(b"\n", off, size)
+        if line_end < 0:  # a lone From line at the end: an empty message
+            line_end = size
+        from_line = data[off:line_end]
+        hdr_off = min(line_end + 1, size)
+        if data[hdr_off:hdr_off + 1] == b"\n":
+            hdr_end, body_off = hdr_off, hdr_off + 1
+        else:
+            blank = data.find(b"\n\n", hdr_off, size)
+            hdr_end = size if blank < 0 else blank + 1
+            body_off = size if blank < 0 else blank + 2
+        header = data[hdr_off:hdr_end]
+        meta = _scan_header(header, hdr_off)
+        end_off = next_off = -1
+        length = meta["length"]
+        if length is not None:
+            cand = body_off + length
+            if cand == size:
+                end_off = next_off = size
+            elif cand < size and data[cand:cand + 1] == b"\n" and (
+                    cand + 1 == size or data[cand + 1:cand + 6] == b"From "):
+                end_off, next_off = cand, cand + 1
+        if end_off < 0:
+            nxt = _next_from(data, body_off, size) if body_off < size else -1
+            next_off = size if nxt < 0 else nxt
+            end_off = next_off
+            if end_off - 1 >= body_off and data[end_off - 1:end_off] == b"\n" and (
+                    end_off - 1 == body_off or data[end_off - 2:end_off - 1] == b"\n"):
+                end_off -= 1  # the empty separator line is not part of the body
+        spans.append(Span(
+            from_off=off, hdr_off=hdr_off, hdr_end=hdr_end, body_off=body_off, end_off=end_off, next_off=next_off,
+            meta_off=meta["meta_off"], meta_len=meta["meta_len"], uid=meta["uid"],
+            flags=flags_from(meta["status"], meta["xstatus"], meta["keywords"]),
+            base=meta["base"], base_off=meta["base_off"],
+            fingerprint=zlib.crc32(visible_header(header), zlib.crc32(from_line)),
+            date=parse_date(from_line)))
+        off = next_off
+    return spans
+
+
+def _scan_header(header: bytes, at: int) -> dict:
+    out: dict = {"length": None, "meta_off": -1, "meta_len": 0, "uid": 0, "status": b"",
+                 "xstatus": b"", "keywords": b"", "base": None, "base_off": -1}
+    pos = at
+    runs: list[list] = []  # [start, end, has X-Keywords] of contiguous Status/X-Status/X-Keywords
+    for line in header_lines(header):
+        name = field_name(line)
+        value = line.split(b":", 1)[1].strip() if b":" in line else b""
+        if name in META:
+            if runs and runs[-1][1] == pos:
+                runs[-1][1] = pos + len(line)
+            else:
+                runs.append([pos, pos + len(line), False])
+            runs[-1][2] = runs[-1][2] or name == b"x-keywords"
+        if name == b"status":
+            out["status"] = value
+        elif name == b"x-status":
+            out["xstatus"] = value
+        elif name == b"x-keywords":
+            out["keywords"] = value
+        elif name == b"x-uid" and value.isdigit():
+            out["uid"] = int(value)
+        elif name == b"content-length" and value.isdigit():
+            out["length"] = int(value)
+        elif name == b"x-imapbase":
+            fields = value.split()
+            if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+                words = tuple(k.decode("utf-8", "replace") for k in fields[2:])
+                out["base"] = (int(fields[0]), int(fields[1]), words)
+                if len(fields[1]) == 10:
+                    out["base_off"] = pos + line.index(fields[1], len(b"X-IMAPbase:"))
+        pos += len(line)
+    if runs:
+        start, end, _ = next((r for r in runs if r[2]), runs[0])
+        out["meta_off"], out["meta_len"] = start, end - start
+    return out
+
+
+# --- writing -----------------------------------------------------------------------
+
+
+def meta_block(flags: Iterable[str], length: int | None = None, recent: bool = False) -> bytes:
+    """Status/X-Status/X-Keywords lines; padded to exactly ``length`` bytes when given.
+
+    Raises ValueError when the flags do not fit in ``length``.
+    """
+    flags = set(flags)
+    status = ("R" if "\\Seen" in flags else "") + ("" if recent else "O")
+    xstatus = "".join(letter for flag, letter in _XSTATUS.items() if flag in flags)
+    keywords = " ".join(sorted(f for f in flags if not f.startswith("\\")))
+    head = f"Status: {status}\n" + (f"X-Status: {xstatus}\n" if xstatus else "")
+    line = f"X-Keywords: {keywords}".rstrip() if keywords else "X-Keywords:"
+    text = (head + line).encode("utf-8")
+    if length is None:
+        return text + b" " * PADDING + b"\n"
+    room = length - len(text) - 1
+    if room < 0:
+        raise ValueError("flags do not fit the reserved space")
+    return text + b" " * room + b"\n"
+
+
+def from_line(date_ns: int | None, sender: str = "MAILER-DAEMON") -> bytes:
+    stamp = time.time() if date_ns is None else date_ns / 1e9
+    return f"From {sender}  {time.strftime('%a %b %e %H:%M:%S %Y', time.gmtime(stamp))}\n".encode()
+
+
+def imapbase(uidvalidity: int, uidnext: int, keywords: Iterable[str]) -> bytes:
+    words = "".join(" " + k for k in keywords)
+    return f"X-IMAPbase: {uidvalidity} {uidnext:010d}{words}\n".encode()
+
+
+def split_message(raw: bytes) -> tuple[bytes, bytes]:
+    """(header ending in LF, body) of a message given with CRLF or LF; LF on the way out."""
+    text = raw.replace(b"\r\n", b"\n")
+    if text.startswith(b"\n"):
+        return b"", text[1:]
+    blank = text.find(b"\n\n")
+    if blank < 0:
+        return (text + b"\n" if text and not text.endswith(b"\n") else text), b""
+    return text[:blank + 1], text[blank + 2:]
+
+
+def escape_body(body: bytes) -> bytes:
+    """``From `` at a line start becomes ``>From ``; the body ends with LF."""
+    if body.startswith(b"From "):
+        body = b">" + body
+    body = body.replace(b"\nFrom ", b"\n>From ")
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    return body
+
+
+def render(from_bytes: bytes, header: bytes, body: bytes, *, uid: int, flags: Iterable[str],
+           base: bytes = b"", recent: bool = False) -> bytes:
+    """One message as written: From line, header, our fields, empty line, body, separator."""
+    visible = visible_header(header)
+    return b"".join((from_bytes, visible, base, f"X-UID: {uid}\n".encode(),
+                     meta_block(flags, recent=recent),
+                     f"Content-Length: {len(body)}\n\n".encode(), body, b"\n"))
