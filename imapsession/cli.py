@@ -35,7 +35,8 @@ debugging (see docs/DEBUGGING.md):
                      what the server answers
   --bug-report       print what a bug report needs and exit
 
-Mail location: MAIL=maildir:PATH (default maildir:~/Maildir), as Dovecot reads it.
+Mail location: MAIL=maildir:PATH (default maildir:~/Maildir) or
+MAIL=mbox:ROOT[:INBOX=PATH], as Dovecot reads it.
 """
 
 _FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
@@ -122,16 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         reason = peer_reason(os.environ)
         if reason is not None:
             return _refuse(f"Refusing to pre-authenticate: {reason} (use --preauth to force).")
-    if "--demo" in options:
-        root = _make_demo()
-    else:
-        from imapsession.config import MailLocation, MailLocationError
+    from imapsession.config import MailLocation, MailLocationError
 
+    if "--demo" in options:
+        location = MailLocation("maildir", _make_demo())
+    else:
         try:
-            root = MailLocation.parse(_mail_setting(), home).path
+            location = MailLocation.parse(_mail_setting(), home)
         except MailLocationError as exc:
             return _refuse(f"Bad MAIL setting: {exc}")
-    return _serve(root, entry.pw_name, home, options)
+    return _serve(location, entry.pw_name, home, options)
 
 
 def _mail_setting() -> str:
@@ -194,7 +195,7 @@ def _make_demo() -> str:
     return root
 
 
-def _serve(root: str, user: str, home: str, options: dict[str, str]) -> int:
+def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
     """Open the mail, greet, run the session (or replay a crash report's transcript).
 
     The greeting goes out once the session can serve (like Dovecot's, after its
@@ -205,8 +206,8 @@ def _serve(root: str, user: str, home: str, options: dict[str, str]) -> int:
     from imapsession.observe import log as observe_log
     from imapsession.observe.attach import Debugging
     from imapsession.session import Session
+    from imapsession.storage import open_store
     from imapsession.storage.base import StorageError
-    from imapsession.storage.maildir import open_maildir
 
     log_target = observe_log.setup(options.get("--log"))
     observe_log.set_context(user=user)
@@ -217,9 +218,9 @@ def _serve(root: str, user: str, home: str, options: dict[str, str]) -> int:
         config=_effective_config(options, home), quiet_start=log_target == "stderr")
     try:
         try:
-            store = open_maildir(root, create=True)
+            store = open_store(location, create=True)
         except (OSError, StorageError) as exc:
-            return _refuse(f"Can't open the mailbox at {root}: {exc}")
+            return _refuse(f"Can't open the mailbox at {location.path}: {exc}")
         try:
             session = Session(store, user)
             debugging.attach(session)

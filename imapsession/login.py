@@ -247,8 +247,8 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     from imapsession.config import MailLocation, MailLocationError
     from imapsession.observe import log as observe_log
     from imapsession.session import Session
+    from imapsession.storage import open_store
     from imapsession.storage.base import StorageError
-    from imapsession.storage.maildir import open_maildir
 
     log = logging.getLogger("imapsession.login")
     observe_log.set_context(user=account.user)
@@ -267,7 +267,7 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     try:
         location = MailLocation.parse(expand_template(config.mail, account.user, account.home),
                                       account.home)
-        store = open_maildir(location.path, create=True)
+        store = open_store(location, create=True)
     except (MailLocationError, StorageError, OSError) as exc:
         log.error("cannot open mail for %s: %s", account.user, exc)
         return _bye("Internal error: the mailbox cannot be opened.")
@@ -309,7 +309,8 @@ def _preload_session() -> None:
     for _, module in COMMANDS.values():
         importlib.import_module(f"imapsession.commands.{module}")
     for name in ("imapsession.mime", "imapsession.view", "imapsession.driver",
-                 "imapsession.storage.maildir", "imapsession.observe.attach",
+                 "imapsession.storage.maildir", "imapsession.storage.mbox",
+                 "imapsession.observe.attach",
                  "imapsession.observe.crash", "email.utils", "array", "bisect",
                  "base64", "binascii"):
         importlib.import_module(name)
