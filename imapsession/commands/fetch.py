@@ -11,6 +11,7 @@ from imapsession.view import InvalidMessageSet, resolve
 
 _NEEDS_CONTENT = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822", "RFC822.HEADER",
                             "RFC822.TEXT", "BODY[]", "BINARY[]", "BINARY.SIZE[]"})
+_SMALL = frozenset({"FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE", "MODSEQ"})
 _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
                     "RFC822.TEXT": Section((), "TEXT")}
 
@@ -18,7 +19,8 @@ _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
 def _envelope(message: _Message) -> bytes:
     from imapsession import mime
 
-    return mime.envelope(message.data, message.root)
+    # no part: given one, envelope() describes the message a message/rfc822 body encloses
+    return mime.envelope(message.data)
 
 
 def _body(message: _Message) -> bytes:
@@ -84,6 +86,8 @@ def handle_fetch(session: Session, command: Command) -> Done:
         items = (FetchItem("UID"), *items)
     sets_seen = not view.readonly and any(item.sets_seen for item in items)
     wants_flags = any(item.name == "FLAGS" for item in items)
+    # Dovecot's order: the small items first (as asked), then the rest (as asked)
+    items = (*[i for i in items if i.name in _SMALL], *[i for i in items if i.name not in _SMALL])
     gone = 0
     for seq, uid in targets:
         if uid in view.gone:
@@ -113,13 +117,17 @@ def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
     view = session.view
     message = _Message(session, uid)
     out: list[bytes] = []
+    implicit_flags = False
     if sets_seen and "\\Seen" not in view.flags[uid]:
         records, _ = view.mailbox.store_flags([uid], "add", frozenset({"\\Seen"}))
         for record in records:
             view.apply_own_change(record)
-        if not wants_flags:  # Dovecot reports the implicit \Seen first
-            out.append(b"FLAGS " + _flags(view, uid))
+        implicit_flags = not wants_flags
     for item in items:
+        if implicit_flags and item.name not in _SMALL:
+            # Dovecot reports the implicit \Seen after the small items, before the rest
+            out.append(b"FLAGS " + _flags(view, uid))
+            implicit_flags = False
         out.append(_item(session, view, uid, message, item))
     return b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
 

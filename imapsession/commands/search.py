@@ -138,7 +138,7 @@ def matches(key: SearchKey, c: _Candidate) -> bool:
     if name == "BODY":
         return any(_contains(text, args[0]) for text in mime.decoded_body_texts(c.data))
     if name == "TEXT":
-        if _contains(mime.all_decoded_headers(c.data), args[0]):
+        if any(_contains(text, args[0]) for text in mime.all_decoded_part_headers(c.data)):
             return True
         return any(_contains(text, args[0]) for text in mime.decoded_body_texts(c.data))
     raise AssertionError(f"unhandled search key {name}")

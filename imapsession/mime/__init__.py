@@ -12,6 +12,7 @@ from .bodystructure import body_structure
 from .crlf import to_crlf
 from .decode import (
     all_decoded_headers,
+    all_decoded_part_headers,
     date_header,
     decoded_addresses,
     decoded_body_texts,
@@ -23,6 +24,7 @@ from .structure import MAX_NESTED_PARTS, MAX_TOTAL_PARTS, Part, find_part, parse
 
 __all__ = [
     "BinaryDecodeError",
+    "all_decoded_part_headers",
     "MAX_NESTED_PARTS",
     "MAX_TOTAL_PARTS",
     "Part",

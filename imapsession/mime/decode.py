@@ -136,6 +136,20 @@ def all_decoded_headers(msg: bytes) -> str:
     return "\n".join(lines)
 
 
+def all_decoded_part_headers(msg: bytes) -> Iterator[str]:
+    """Every header in the message, decoded: the top-level one and each MIME part's
+    and enclosed message's, as Dovecot's TEXT search reads them."""
+    from .structure import parse
+
+    stack = [parse(msg)]
+    while stack:
+        part = stack.pop()
+        header = part.header(msg)
+        yield "\n".join(_to_str(n, None) + ": " + decode_header_value(v)
+                         for n, v, _s, _e in iter_fields(header))
+        stack.extend(reversed(part.children))
+
+
 def decoded_body_texts(msg: bytes) -> Iterator[str]:
     """The decoded text of every leaf part Dovecot's BODY/TEXT search reads.
 
