@@ -62,8 +62,14 @@ class _Message:
                 from imapsession import mime
 
                 self._data = mime.to_crlf(self._view.mailbox.read_message(self._uid))
-                self._view.last_message = (self._uid, self._data)
+                if len(self._data) <= _KEEP_LAST:
+                    self._view.last_message = (self._uid, self._data)
         return self._data
+
+    @property
+    def loaded(self) -> bool:
+        last = self._view.last_message
+        return self._data is not None or (last is not None and last[0] == self._uid)
 
     @property
     def root(self):
@@ -94,7 +100,7 @@ def handle_fetch(session: Session, command: Command) -> Done:
             gone += 1
             continue
         try:
-            session.send(_fetch_one(session, seq, uid, items, sets_seen, wants_flags))
+            _fetch_one(session, seq, uid, items, sets_seen, wants_flags)
         except MessageGone:
             gone += 1
         except _Refusal as refusal:
@@ -113,10 +119,10 @@ class _Refusal(Exception):
 
 
 def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
-               wants_flags: bool) -> bytes:
+               wants_flags: bool) -> None:
     view = session.view
     message = _Message(session, uid)
-    out: list[bytes] = []
+    pieces: list[bytes | _Streamed] = []
     implicit_flags = False
     if sets_seen and "\\Seen" not in view.flags[uid]:
         records, _ = view.mailbox.store_flags([uid], "add", frozenset({"\\Seen"}))
@@ -126,10 +132,80 @@ def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
     for item in items:
         if implicit_flags and item.name not in _SMALL:
             # Dovecot reports the implicit \Seen after the small items, before the rest
-            out.append(b"FLAGS " + _flags(view, uid))
+            pieces.append(b"FLAGS " + _flags(view, uid))
             implicit_flags = False
-        out.append(_item(session, view, uid, message, item))
-    return b"* %d FETCH (" % seq + b" ".join(out) + b")\r\n"
+        pieces.append(_streamed(view, uid, message, item) or
+                      _item(session, view, uid, message, item))
+    # everything that can fail (an expunged message) has failed by now: send
+    session.send(b"* %d FETCH (" % seq)
+    for index, piece in enumerate(pieces):
+        if index:
+            session.send(b" ")
+        if isinstance(piece, _Streamed):
+            session.send(piece.label + b" {%d}\r\n" % piece.size)
+            for chunk in piece.chunks:
+                session.send(chunk)
+        else:
+            session.send(piece)
+    session.send(b")\r\n")
+
+
+STREAM_OVER = 1024 * 1024  # whole messages larger than this go out in chunks, never whole
+_KEEP_LAST = 32 * 1024 * 1024  # the last message read is kept for chunked fetches up to this
+_CHUNK = 1024 * 1024
+
+
+class _Streamed:
+    """A literal sent chunk by chunk from the file: memory stays bounded for huge mail."""
+
+    def __init__(self, label: bytes, size: int, chunks):
+        self.label = label
+        self.size = size
+        self.chunks = chunks
+
+
+def _streamed(view, uid: int, message: _Message, item: FetchItem) -> _Streamed | None:
+    """BODY[] / RFC822 of a large message, unless it is already in memory."""
+    whole = item.name == "RFC822" or (item.name == "BODY[]" and item.section == Section())
+    if not whole or message.loaded:
+        return None
+    total = view.mailbox.meta(uid).size
+    if total <= STREAM_OVER:
+        return None
+    start, stop = 0, total
+    label = b"RFC822" if item.name == "RFC822" else b"BODY[]"
+    if item.partial is not None:
+        origin, length = item.partial
+        label += b"<%d>" % origin
+        start, stop = min(origin, total), min(origin + length, total)
+    stream = view.mailbox.open_message(uid)  # raises MessageGone before anything is sent
+    return _Streamed(label, stop - start, _wire_chunks(stream, start, stop))
+
+
+def _wire_chunks(stream, start: int, stop: int):
+    """CRLF octets [start, stop) of a stored message, converted a chunk at a time
+    (a CR ending one chunk waits for the next, so a CRLF split across them stays one)."""
+    from imapsession import mime
+
+    with stream:
+        position = 0
+        carry = b""
+        while position < stop:
+            raw = stream.read(_CHUNK)
+            if raw:
+                raw = carry + raw
+                carry = b"\r" if raw.endswith(b"\r") else b""
+                if carry:
+                    raw = raw[:-1]
+            else:
+                raw, carry = carry, b""
+                if not raw:
+                    break
+            data = mime.to_crlf(raw)
+            low, high = max(start - position, 0), min(stop - position, len(data))
+            if low < high:
+                yield _text_safe(data[low:high])
+            position += len(data)
 
 
 def _flags(view, uid: int) -> bytes:
