@@ -15,7 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from imapproc import DOVECOT_IMAP, NOBODY, REPO, ImapProcess
+from imapproc import DOVECOT_IMAP, NOBODY, ImapProcess, ours_argv, ours_env, spawn
+
+DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 
 
 def deliver(mbox: str | Path, message: bytes, date: float | None = None,
@@ -64,29 +66,51 @@ def drain_new(root: Path, inbox: Path) -> None:
         path.unlink()
 
 
-def spawn_ours_mbox(root: str, inbox: str, *, env: dict | None = None,
-                    timeout: float = 15.0) -> ImapProcess:
-    """Our server in preauth mode on an mbox tree (as the invoking user)."""
-    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": root,
-               "USER": os.environ.get("USER", "tester"), "PYTHONPATH": str(REPO),
-               "MAIL": f"mbox:{root}:INBOX={inbox}"}
-    environ.update(env or {})
-    args = ["python3", "-m", "imapsession", "--preauth"]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    popen = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, env=environ, cwd=str(REPO))
-    return ImapProcess(popen, timeout=timeout, home=root)
+def spawn_ours_mbox(home: str | Path, *, env_extra: dict | None = None,
+                    **kwargs) -> ImapProcess:
+    """Our server in preauth mode on ``home/mail`` with INBOX ``home/mail/inbox``."""
+    home = str(home)
+    env = ours_env(home, f"{home}/mail", MAIL=f"mbox:{home}/mail:INBOX={home}/mail/inbox",
+                   **dict(env_extra or {}))
+    return spawn(ours_argv(), env, cwd=home, home=home, **kwargs)
 
 
-def spawn_dovecot_mbox(home: str, *, timeout: float = 15.0) -> ImapProcess:
-    """Dovecot's imap as nobody on ``home/mail`` (INBOX ``home/mail/inbox``); home is chowned."""
-    for dirpath, dirnames, filenames in os.walk(home):
-        for entry in (dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)):
-            os.lchown(entry, NOBODY, NOBODY)
-    args = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
-            f"HOME={home}", "USER=nobody", DOVECOT_IMAP, "-o",
+def chown_tree(top: str | Path, uid: int = NOBODY) -> None:
+    for dirpath, dirnames, filenames in os.walk(top):
+        os.lchown(dirpath, uid, uid)
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
+def dovecot_mbox_argv(home: str | Path, program: str = DOVECOT_IMAP) -> list[str]:
+    home = str(home)
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", "-i",
+            f"HOME={home}", "USER=nobody", program, "-o",
             f"mail_location=mbox:{home}/mail:INBOX={home}/mail/inbox"]
-    popen = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
-    return ImapProcess(popen, timeout=timeout, home=home)
+
+
+def spawn_dovecot_mbox(home: str | Path, **kwargs) -> ImapProcess:
+    """Dovecot's imap as nobody on ``home/mail`` (INBOX ``home/mail/inbox``); chowns home."""
+    chown_tree(home)
+    return spawn(dovecot_mbox_argv(home), {"PATH": "/usr/bin:/bin"}, cwd="/", home=str(home),
+                 **kwargs)
+
+
+def lda_deliver(home: str | Path, message: bytes) -> None:
+    """Deliver with Dovecot's own MDA, dovecot-lda, as nobody."""
+    argv = dovecot_mbox_argv(home, DOVECOT_LDA) + ["-f", "sender@example.org"]
+    subprocess.run(argv, input=message, check=True, timeout=30, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+
+
+def literal(message: bytes) -> bytes:
+    return b"{%d}\r\n" % len(message) + message
+
+
+def open_space() -> Path:
+    """A directory nobody can traverse (pytest's tmp_path is root's 0700), for Dovecot."""
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="imapsession-mbox-"))
+    top.chmod(0o755)
+    return top

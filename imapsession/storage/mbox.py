@@ -116,6 +116,10 @@ def _sender() -> str:
     return user if user == "MAILER-DAEMON" else f"{user}@{os.uname().nodename.split('.')[0]}"
 
 
+def _block_fields(fd: int, off: int, length: int) -> set[bytes]:
+    return {fmt.field_name(line) for line in fmt.header_lines(os.pread(fd, length, off))}
+
+
 # --- one mbox file and its index rows ------------------------------------------------
 
 
@@ -219,7 +223,11 @@ class _Folder:
                 row = self.row()
                 db.execute("INSERT OR IGNORE INTO mbox_file (mailbox_id) VALUES (?)", (row[_ID],))
             assert row is not None
-            self._apply(db, data, row, spans, start, trust=start > 0 or base is not None)
+            # like Dovecot and UW imapd: X-Keywords count only where X-IMAPbase declares them
+            declared = list(base[2]) if base is not None else (
+                self.keywords(row[_ID]) if start > 0 else [])
+            self._apply(db, data, row, spans, start, trust=start > 0 or base is not None,
+                        declared=declared)
             if start == 0:
                 db.execute("UPDATE mbox_file SET base_off = ? WHERE mailbox_id = ?",
                            (spans[0].base_off if spans else -1, row[_ID]))
@@ -233,7 +241,7 @@ class _Folder:
                 data.close()
 
     def _apply(self, db: sqlite3.Connection, data, row: tuple, spans: list[fmt.Span],
-               start: int, trust: bool) -> None:
+               start: int, trust: bool, declared: list[str]) -> None:
         """Give each parsed span its UID (X-UID, fingerprint or a new one) and record it."""
         box_id, uidnext, modseq = row[_ID], row[_UIDNEXT], row[_MODSEQ] + 1
         known = {
@@ -249,7 +257,7 @@ class _Folder:
         unmatched = sorted(known)
         changed = False
         seen: set[int] = set()
-        keywords: list[str] = []
+        spelling = {k.lower(): k for k in declared}
         for span in spans:
             uid = 0
             if trust and span.uid > last and (start == 0 or span.uid >= uidnext):
@@ -264,8 +272,9 @@ class _Folder:
             last = uid
             uidnext = max(uidnext, uid + 1)
             seen.add(uid)
-            keywords += [f for f in span.flags if f not in SYSTEM_FLAGS]
-            flag_text = _flag_text(span.flags)
+            flag_text = _flag_text(
+                f if f in SYSTEM_FLAGS else spelling[f.lower()] for f in span.flags
+                if f in SYSTEM_FLAGS or f.lower() in spelling)
             old = known.get(uid)
             served = fmt.visible_header(data[span.hdr_off:span.hdr_end]) + b"\n"
             size = crlf_size(served) + crlf_size(data[span.body_off:span.end_off], 0x0A)
@@ -288,8 +297,6 @@ class _Folder:
             if uid not in seen:
                 self.store._tombstone(db, box_id, uid, modseq)
                 changed = True
-        if keywords:
-            self.define_keywords(db, box_id, keywords)
         db.execute("UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
                    (uidnext, modseq if changed else row[_MODSEQ], box_id))
 
@@ -300,7 +307,8 @@ class _Folder:
             "SELECT keywords FROM mbox_file WHERE mailbox_id = ?", (box_id,)).fetchone()
         return [k for k in (got[0] if got else "").split("\n") if k]
 
-    def define_keywords(self, db: sqlite3.Connection, box_id: int, words: Iterable[str]) -> None:
+    def define_keywords(self, db: sqlite3.Connection, box_id: int, words: Iterable[str]) -> bool:
+        """Add keywords to the mailbox's list; True when one was new (X-IMAPbase must follow)."""
         have = self.keywords(box_id)
         lower = {k.lower() for k in have}
         added = False
@@ -313,6 +321,7 @@ class _Folder:
             db.execute("INSERT OR IGNORE INTO mbox_file (mailbox_id) VALUES (?)", (box_id,))
             db.execute("UPDATE mbox_file SET keywords = ? WHERE mailbox_id = ?",
                        ("\n".join(have), box_id))
+        return added
 
     def spelling(self, box_id: int, flags: frozenset[str]) -> frozenset[str]:
         """Keywords in the spelling the mailbox already knows (they are case-insensitive)."""
@@ -362,9 +371,9 @@ class _Folder:
             new_flags = flags.get(uid, _flag_set(flag_text))
             base = fmt.imapbase(row[_UIDVALIDITY], row[_UIDNEXT], keywords) \
                 if at == 0 and not plan else b""
-            head = b"".join((from_bytes, fmt.visible_header(header), base,
-                             f"X-UID: {uid}\n".encode(),
-                             fmt.meta_block(new_flags, recent=uid >= row[_FIRST_RECENT]),
+            head = b"".join((from_bytes, fmt.visible_header(header),
+                             fmt.meta_block(new_flags, recent=uid >= row[_FIRST_RECENT],
+                                            base=base, uid=uid),
                              f"Content-Length: {end_off - body_off}\n\n".encode()))
             plan.append((head, body_off, end_off))
             kept_uids.append(uid)
@@ -419,6 +428,34 @@ class _Folder:
         elif at == 0:
             db.execute("UPDATE mbox_file SET base_off = -1 WHERE mailbox_id = ?", (box_id,))
 
+    def update_base(self, db: sqlite3.Connection, fd: int, row: tuple) -> None:
+        """Write the keyword list into X-IMAPbase: in place when it fits, else rewrite all."""
+        first = db.execute(
+            "SELECT s.uid, s.meta_off, s.meta_len, m.flags FROM mbox_span s JOIN message m"
+            " ON m.mailbox_id = s.mailbox_id AND m.uid = s.uid WHERE s.mailbox_id = ?"
+            " AND s.from_off = 0", (row[_ID],)).fetchone()
+        if first is None:
+            return
+        uid, meta_off, meta_len, flag_text = first
+        if meta_off >= 0 and b"x-imapbase" in _block_fields(fd, meta_off, meta_len):
+            try:
+                block = self.block(fd, row, uid, meta_off, meta_len, _flag_set(flag_text))
+            except ValueError:
+                pass
+            else:
+                os.pwrite(fd, block, meta_off)
+                return
+        self.rewrite(db, fd, row, drop=set(), flags={}, start_uid=uid)
+
+    def block(self, fd: int, row: tuple, uid: int, meta_off: int, meta_len: int,
+              flags: frozenset[str]) -> bytes:
+        """The reserved block re-rendered with ``flags``, keeping the fields it held."""
+        fields = _block_fields(fd, meta_off, meta_len)
+        base = fmt.imapbase(row[_UIDVALIDITY], row[_UIDNEXT], self.keywords(row[_ID])) \
+            if b"x-imapbase" in fields else b""
+        return fmt.meta_block(flags, meta_len, recent=uid >= row[_FIRST_RECENT], base=base,
+                              uid=uid if b"x-uid" in fields else 0)
+
     def stamp(self, db: sqlite3.Connection, fd: int, box_id: int) -> None:
         """Record the file as we left it, so our own write is not taken for a foreign one."""
         st = os.fstat(fd)
@@ -430,7 +467,7 @@ class _Folder:
         got = db.execute("SELECT base_off FROM mbox_file WHERE mailbox_id = ?",
                          (box_id,)).fetchone()
         if got and got[0] >= 0 and os.pread(fd, 10, got[0]).isdigit():
-            os.pwrite(fd, b"%010d" % min(uidnext, 9_999_999_999), got[0])
+            os.pwrite(fd, b"%010d" % min(uidnext - 1, 9_999_999_999), got[0])  # the last UID
 
     def append_many(self, db: sqlite3.Connection, items: list[tuple[bytes, frozenset[str],
                     int | None]]) -> tuple[int, list[int]]:
@@ -438,7 +475,7 @@ class _Folder:
         with self.open(write=True) as fd:
             row = self.refresh(db, fd)
             box_id = row[_ID]
-            self.define_keywords(db, box_id, sorted(
+            added = self.define_keywords(db, box_id, sorted(
                 {f for _, fl, _ in items for f in fl if f not in SYSTEM_FLAGS}))
             keywords = self.keywords(box_id)
             size = os.fstat(fd).st_size
@@ -487,6 +524,9 @@ class _Folder:
                            (spans[0].base_off if spans else -1, box_id))
             db.execute("UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
                        (uidnext, modseq, box_id))
+            if added and size > 0:
+                self.update_base(db, fd, self.row())
+                os.fsync(fd)
             self.stamp(db, fd, box_id)
             return row[_UIDVALIDITY], uids
 
@@ -616,9 +656,8 @@ class MboxMailbox(Mailbox):
         with self._store.index.write() as db, folder.open(write=True) as fd:
             row = folder.refresh(db, fd)
             box_id, modseq = row[_ID], row[_MODSEQ] + 1
-            if mode != "remove":
-                folder.define_keywords(db, box_id, sorted(f for f in wanted
-                                                          if f not in SYSTEM_FLAGS))
+            added = mode != "remove" and folder.define_keywords(
+                db, box_id, sorted(f for f in wanted if f not in SYSTEM_FLAGS))
             wanted = folder.spelling(box_id, wanted)
             lowered = {f.lower() for f in wanted}
             changes: dict[int, frozenset[str]] = {}
@@ -653,7 +692,7 @@ class MboxMailbox(Mailbox):
                 try:
                     if meta_off < 0:
                         raise ValueError("no reserved space")
-                    block = fmt.meta_block(new, meta_len, recent=uid >= row[_FIRST_RECENT])
+                    block = folder.block(fd, row, uid, meta_off, meta_len, new)
                 except ValueError:
                     misfits.append(uid)
                     continue
@@ -667,6 +706,9 @@ class MboxMailbox(Mailbox):
                     [(_flag_text(new), modseq, box_id, uid) for uid, new in changes.items()])
                 db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?",
                            (modseq, box_id))
+            if added:
+                folder.update_base(db, fd, folder.row())
+                os.fsync(fd)
             folder.stamp(db, fd, box_id)
         return done, failed
 

@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 A file is a run of messages, each opened by a ``From `` line (envelope sender
 and a ctime date) and followed by one empty separator line. Our metadata
-travels in headers the other servers read: ``X-IMAPbase`` (UIDVALIDITY, UIDNEXT
-as 10 digits so it can be updated in place, the mailbox's keywords) in the
-first message only, ``X-UID``, ``Status`` (R seen, O old), ``X-Status`` (A
+travels in headers the other servers read: ``X-IMAPbase`` (UIDVALIDITY, the
+last UID given out as 10 digits so it can be updated in place, the mailbox's keywords: like
+Dovecot and UW imapd we honour only ``X-Keywords`` it declares) in the first
+message only, written just before the padded block so a new keyword fits in place, ``X-UID``, ``Status`` (R seen, O old), ``X-Status`` (A
 answered, F flagged, T draft, D deleted), ``X-Keywords`` (padded with spaces,
 the reserved room a flag change is written into without moving a byte) and
 ``Content-Length``. These headers are hidden from clients and never counted in
@@ -32,6 +33,9 @@ import attrs
 HIDDEN = frozenset({b"x-imapbase", b"x-imap", b"x-uid", b"status", b"x-status",
                     b"x-keywords", b"content-length"})
 META = frozenset({b"status", b"x-status", b"x-keywords"})  # the block rewritten in place
+# X-IMAPbase and X-UID join the block where they stand next to it (we write them so);
+# Dovecot reads an X-UID in the first message only after its X-IMAPbase
+_BLOCK = META | {b"x-imapbase", b"x-uid"}
 PADDING = 64
 _FROM_LINE = re.compile(rb"From [^\n]*?\d{1,2}:\d\d(?::\d\d)?[^\n]*?\d{4}[^\n]*")
 _CTIME = re.compile(
@@ -60,7 +64,7 @@ class Span:
     uid: int  # X-UID, 0 when absent
     flags: frozenset[str]
     base: tuple[int, int, tuple[str, ...]] | None  # X-IMAPbase (uidvalidity, uidnext, keywords)
-    base_off: int  # offset of the 10 UIDNEXT digits in X-IMAPbase, or -1
+    base_off: int  # offset of X-IMAPbase's 10 last-UID digits, or -1
     fingerprint: int  # crc32 of the From line and the visible header
     date: int  # internal date from the From line, ns since the epoch
 
@@ -147,10 +151,16 @@ def parse(data, start: int = 0, size: int | None = None) -> list[Span]:
         hdr_off = min(line_end + 1, size)
         if data[hdr_off:hdr_off + 1] == b"\n":
             hdr_end, body_off = hdr_off, hdr_off + 1
-        else:
+        elif data[hdr_off:hdr_off + 2] == b"\r\n":
+            hdr_end, body_off = hdr_off, hdr_off + 2
+        else:  # the empty line ends the header, with LF or CRLF
             blank = data.find(b"\n\n", hdr_off, size)
-            hdr_end = size if blank < 0 else blank + 1
-            body_off = size if blank < 0 else blank + 2
+            crlf = data.find(b"\n\r\n", hdr_off, size if blank < 0 else blank)
+            if crlf >= 0:
+                hdr_end, body_off = crlf + 1, crlf + 3
+            else:
+                hdr_end = size if blank < 0 else blank + 1
+                body_off = size if blank < 0 else blank + 2
         header = data[hdr_off:hdr_end]
         meta = _scan_header(header, hdr_off)
         end_off = next_off = -1
@@ -188,7 +198,7 @@ def _scan_header(header: bytes, at: int) -> dict:
     for line in header_lines(header):
         name = field_name(line)
         value = line.split(b":", 1)[1].strip() if b":" in line else b""
-        if name in META:
+        if name in _BLOCK:
             if runs and runs[-1][1] == pos:
                 runs[-1][1] = pos + len(line)
             else:
@@ -208,7 +218,7 @@ def _scan_header(header: bytes, at: int) -> dict:
             fields = value.split()
             if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
                 words = tuple(k.decode("utf-8", "replace") for k in fields[2:])
-                out["base"] = (int(fields[0]), int(fields[1]), words)
+                out["base"] = (int(fields[0]), int(fields[1]) + 1, words)  # it holds UIDNEXT - 1
                 if len(fields[1]) == 10:
                     out["base_off"] = pos + line.index(fields[1], len(b"X-IMAPbase:"))
         pos += len(line)
@@ -221,8 +231,9 @@ def _scan_header(header: bytes, at: int) -> dict:
 # --- writing -----------------------------------------------------------------------
 
 
-def meta_block(flags: Iterable[str], length: int | None = None, recent: bool = False) -> bytes:
-    """Status/X-Status/X-Keywords lines; padded to exactly ``length`` bytes when given.
+def meta_block(flags: Iterable[str], length: int | None = None, recent: bool = False,
+               base: bytes = b"", uid: int = 0) -> bytes:
+    """[X-IMAPbase,] [X-UID,] Status, X-Status, X-Keywords; padded to ``length`` bytes if given.
 
     Raises ValueError when the flags do not fit in ``length``.
     """
@@ -232,7 +243,7 @@ def meta_block(flags: Iterable[str], length: int | None = None, recent: bool = F
     keywords = " ".join(sorted(f for f in flags if not f.startswith("\\")))
     head = f"Status: {status}\n" + (f"X-Status: {xstatus}\n" if xstatus else "")
     line = f"X-Keywords: {keywords}".rstrip() if keywords else "X-Keywords:"
-    text = (head + line).encode("utf-8")
+    text = base + (f"X-UID: {uid}\n" if uid else "").encode() + (head + line).encode("utf-8")
     if length is None:
         return text + b" " * PADDING + b"\n"
     room = length - len(text) - 1
@@ -247,8 +258,9 @@ def from_line(date_ns: int | None, sender: str = "MAILER-DAEMON") -> bytes:
 
 
 def imapbase(uidvalidity: int, uidnext: int, keywords: Iterable[str]) -> bytes:
+    """UW imapd's field: UIDVALIDITY, the last UID given out (UIDNEXT - 1), keywords."""
     words = "".join(" " + k for k in keywords)
-    return f"X-IMAPbase: {uidvalidity} {uidnext:010d}{words}\n".encode()
+    return f"X-IMAPbase: {uidvalidity} {uidnext - 1:010d}{words}\n".encode()
 
 
 def split_message(raw: bytes) -> tuple[bytes, bytes]:
@@ -276,6 +288,5 @@ def render(from_bytes: bytes, header: bytes, body: bytes, *, uid: int, flags: It
            base: bytes = b"", recent: bool = False) -> bytes:
     """One message as written: From line, header, our fields, empty line, body, separator."""
     visible = visible_header(header)
-    return b"".join((from_bytes, visible, base, f"X-UID: {uid}\n".encode(),
-                     meta_block(flags, recent=recent),
+    return b"".join((from_bytes, visible, meta_block(flags, recent=recent, base=base, uid=uid),
                      f"Content-Length: {len(body)}\n\n".encode(), body, b"\n"))
