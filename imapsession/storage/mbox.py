@@ -406,6 +406,7 @@ class _Folder:
             journal.fault("after-commit")
             os.ftruncate(fd, new_size)
             os.fsync(fd)
+            journal.fault("before-finish")
         finally:
             os.close(jfd)
         journal.finish(jpath)

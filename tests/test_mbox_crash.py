@@ -1,0 +1,145 @@
+"""SIGKILL during EXPUNGE, STORE and APPEND on an mbox: nothing lost, nothing doubled.
+
+A fault point (``IMAPSESSION_MBOX_FAULT=name[:n]``, read by ``mbox_journal.fault``)
+kills the server with SIGKILL at the n-th pass through a named place of a write;
+other runs kill it from outside at random moments. Afterwards the file must parse,
+the journal must be gone once the mailbox is opened again, and every message must
+be there exactly once: the old content or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from mbox_helpers import spawn_ours_mbox
+
+from imapproc import ImapEOF
+from imapsession.storage import mbox_format
+
+COUNT = 6
+DELETED = {2, 4}  # sequence numbers (= UIDs here) flagged \Deleted in the base mailbox
+
+
+def _message(i: int) -> bytes:
+    return (f"Subject: message {i}\r\nMessage-ID: <m{i}@test>\r\n\r\nbody {i}\r\n"
+            f"From line inside body {i}\r\n").encode()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("mbox-crash-base")
+    (home / "mail").mkdir()
+    with spawn_ours_mbox(home) as ours:
+        for i in range(1, COUNT + 1):
+            assert b"OK" in ours.command("APPEND INBOX", [_message(i)])[-1]
+        ours.command("SELECT INBOX")
+        ours.command("STORE 2,4 +FLAGS.SILENT (\\Deleted)")
+        ours.logout()
+    return home
+
+
+def _copy(base: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(base, home)
+    return home
+
+
+def _ids(home: Path) -> list[str]:
+    """Message-IDs in the mailbox as a fresh session sees them (recovering first)."""
+    with spawn_ours_mbox(home) as ours:
+        ours.command("SELECT INBOX")
+        answer = b"".join(ours.command("FETCH 1:* BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"))
+        ours.logout()
+    return re.findall(r"<(m\d+|new\d+)@test>", answer.decode())
+
+
+def _check_file(home: Path) -> None:
+    data = (home / "mail" / "inbox").read_bytes()
+    spans = mbox_format.parse(data)
+    assert all(data[s.from_off:s.from_off + 5] == b"From " for s in spans)
+    journals = [n for n in os.listdir(home / "mail" / ".imap") if n.startswith("journal-")]
+    assert journals == []
+
+
+OLD = [f"m{i}" for i in range(1, COUNT + 1)]
+NEW = [f"m{i}" for i in range(1, COUNT + 1) if i not in DELETED]
+
+
+@pytest.mark.parametrize("fault,expected", [
+    ("journal-copy:1", OLD),
+    # one pass per message rewritten: those kept from the first deleted one on
+    *[(f"rewrite-write:{n}", OLD) for n in range(1, len(
+        [i for i in range(min(DELETED), COUNT + 1) if i not in DELETED]) + 1)],
+    ("before-commit:1", OLD),
+    ("after-commit:1", NEW),
+    ("before-finish:1", NEW),
+])
+def test_expunge_killed_at_a_fault_point(base, tmp_path, fault, expected):
+    home = _copy(base, tmp_path)
+    with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": fault}) as ours:
+        ours.command("SELECT INBOX")
+        with pytest.raises(ImapEOF):
+            ours.command("EXPUNGE")
+        assert ours.wait() == -signal.SIGKILL
+    journals = [n for n in os.listdir(home / "mail" / ".imap") if n.startswith("journal-")]
+    assert journals, "the kill came before the journal existed: the fault point is not reached"
+    assert _ids(home) == expected
+    _check_file(home)
+
+
+@pytest.mark.parametrize("fault", ["rewrite-write:1", "rewrite-write:3", "after-commit:1"])
+def test_store_that_does_not_fit_killed_midway(base, tmp_path, fault):
+    home = _copy(base, tmp_path)
+    words = " ".join(f"keyword-{n}-that-takes-room" for n in range(5))
+    with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": fault}) as ours:
+        ours.command("SELECT INBOX")
+        with pytest.raises(ImapEOF):
+            ours.command(f"STORE 1 +FLAGS ({words})")
+    assert _ids(home) == OLD
+    _check_file(home)
+    with spawn_ours_mbox(home) as ours:
+        ours.command("SELECT INBOX")
+        flags = b"".join(ours.command("FETCH 1 FLAGS"))
+        ours.logout()
+    assert (b"keyword-0-that-takes-room" in flags) == fault.startswith("after-commit")
+
+
+def test_append_killed_after_writing_keeps_the_message_once(base, tmp_path):
+    home = _copy(base, tmp_path)
+    with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": "append-written"}) as ours:
+        with pytest.raises(ImapEOF):
+            ours.command("APPEND INBOX", [_message(1).replace(b"<m1@", b"<new1@")])
+    assert _ids(home) == OLD + ["new1"]
+    _check_file(home)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_killed_at_a_random_moment(base, tmp_path, seed):
+    """APPENDs, STOREs and EXPUNGEs pipelined; SIGKILL lands wherever it lands."""
+    rng = random.Random(seed)
+    home = _copy(base, tmp_path)
+    ours = spawn_ours_mbox(home)
+    script = [b"s SELECT INBOX\r\n"]
+    for n in range(1, 9):
+        msg = _message(n).replace(f"<m{n}@".encode(), f"<new{n}@".encode())
+        script.append(b"a%d APPEND INBOX {%d+}\r\n%s\r\n" % (n, len(msg), msg))
+        if n % 3 == 0:
+            script.append(b"e%d EXPUNGE\r\n" % n)
+        script.append(b"f%d STORE %d +FLAGS (\\Seen kw%d)\r\n" % (n, n, n))
+    ours.send_raw(b"".join(script))
+    time.sleep(rng.uniform(0.0, 0.6))
+    ours.popen.send_signal(signal.SIGKILL)
+    ours.close()
+    ids = _ids(home)
+    _check_file(home)
+    survivors = [i for i in ids if i.startswith("m")]
+    appended = [i for i in ids if i.startswith("new")]
+    assert survivors in (OLD, NEW), ids
+    assert appended == [f"new{n}" for n in range(1, len(appended) + 1)], ids
