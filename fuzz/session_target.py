@@ -88,9 +88,10 @@ class SessionMachine(RuleBasedStateMachine):
                 return
             untagged, tagged = by_tag[tag]
             action.check(untagged, tagged)
-        self._check_cache(sid)  # after all: a pipelined FETCH may reveal UIDs early
-        if not self.h.alive(sid):
+        if not self.h.alive(sid):  # LOGOUT: no refresh comes with its completion
             self._ended(sid)
+            return
+        self._check_cache(sid)  # after all: a pipelined FETCH may reveal UIDs early
 
     def _ended(self, sid: str) -> None:
         self.selected[sid] = None
@@ -125,7 +126,10 @@ class SessionMachine(RuleBasedStateMachine):
                             f"has {sorted(msg.flags)}")
 
     def _view_known(self, sid: str) -> bool:
-        return all(u is not None for u in self.h.views[sid].uids)
+        """Every message in the view has a UID the model can place (or knows is gone)."""
+        box = self._box(sid)
+        return all(u is not None and (box is None or u in box.gone or box.by_uid(u) is not None)
+                   for u in self.h.views[sid].uids)
 
     def _learn(self, sid: str) -> Action:
         """FETCH 1:* (UID FLAGS RFC822.SIZE): learn every UID; check sizes and flags."""
