@@ -134,9 +134,12 @@ def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
             # Dovecot reports the implicit \Seen after the small items, before the rest
             pieces.append(b"FLAGS " + _flags(view, uid))
             implicit_flags = False
-        pieces.append(_streamed(view, uid, message, item) or
-                      _item(session, view, uid, message, item))
+        piece = _streamed(view, uid, message, item) if item.name in _WHOLE else None
+        pieces.append(piece or _item(session, view, uid, message, item))
     # everything that can fail (an expunged message) has failed by now: send
+    if not any(type(piece) is _Streamed for piece in pieces):
+        session.send(b"* %d FETCH (" % seq + b" ".join(pieces) + b")\r\n")
+        return
     session.send(b"* %d FETCH (" % seq)
     for index, piece in enumerate(pieces):
         if index:
@@ -151,6 +154,7 @@ def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
 
 
 STREAM_OVER = 1024 * 1024  # whole messages larger than this go out in chunks, never whole
+_WHOLE = frozenset({"BODY[]", "RFC822"})  # items that may stream a whole message
 _KEEP_LAST = 32 * 1024 * 1024  # the last message read is kept for chunked fetches up to this
 _CHUNK = 1024 * 1024
 
