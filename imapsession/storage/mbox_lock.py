@@ -22,6 +22,7 @@ import errno
 import fcntl
 import logging
 import os
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from imapsession.storage.base import MailboxInUse
 LOCK_TIMEOUT = float(os.environ.get("IMAPSESSION_MBOX_LOCK_TIMEOUT", "10"))
 STALE_SECONDS = 120.0
 _POLL = 0.02
+_BACK_OFF = 0.2
 _warned: set[str] = set()
 
 
@@ -90,34 +92,51 @@ def _dotlock(path: str, deadline: float) -> str | None:
         time.sleep(_POLL)
 
 
-def _fcntl(fd: int, kind: int, deadline: float, name: str) -> None:
+def _fcntl(fd: int, kind: int, until: float) -> bool:
+    """Try for the fcntl lock until ``until``; False when it stayed taken."""
     while True:
         try:
             fcntl.lockf(fd, kind | fcntl.LOCK_NB)
-            return
+            return True
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EAGAIN):
                 raise
-        if time.monotonic() >= deadline:
-            raise MailboxInUse(f"Timeout while waiting for the lock on {name}")
+        if time.monotonic() >= until:
+            return False
         time.sleep(_POLL)
+
+
+def _unlink(path: str | None) -> None:
+    if path is not None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 @contextmanager
 def locked(path: str, fd: int, *, write: bool, timeout: float | None = None) -> Iterator[None]:
-    """Hold the mbox at ``path`` (open as ``fd``) locked for reading or writing."""
+    """Hold the mbox at ``path`` (open as ``fd``) locked for reading or writing.
+
+    Lock order differs between programs (procmail and postfix take the dot-lock
+    first; Dovecot, upgrading a read lock, holds fcntl while it waits for the
+    dot-lock), so whoever holds the dot-lock and cannot get fcntl within
+    ``_BACK_OFF`` lets go of it and tries again: no deadlock, only a short wait.
+    """
     deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
-    name = os.path.basename(path)
-    dot = _dotlock(path, deadline) if write else None
+    kind = fcntl.LOCK_EX if write else fcntl.LOCK_SH
+    while True:
+        dot = _dotlock(path, deadline) if write else None
+        if _fcntl(fd, kind, min(deadline, time.monotonic() + _BACK_OFF) if write else deadline):
+            break
+        _unlink(dot)
+        if time.monotonic() >= deadline:
+            raise MailboxInUse(f"Timeout while waiting for the lock on {os.path.basename(path)}")
+        time.sleep(random.uniform(_POLL, 5 * _POLL))
     try:
-        _fcntl(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH, deadline, name)
-        try:
-            yield
-        finally:
-            fcntl.lockf(fd, fcntl.LOCK_UN)
+        yield
     finally:
-        if dot is not None:
-            try:
-                os.unlink(dot)
-            except FileNotFoundError:
-                pass
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+        finally:
+            _unlink(dot)
