@@ -1,6 +1,7 @@
 """Our server against Dovecot's imap, side by side, on one generated maildir.
 
-Usage: ``python bench/bench.py [--messages N] [--runs R] [--dir D] [--ours dovecot]``.
+Usage: ``python bench/bench.py [--messages N] [--runs R] [--dir D] [--ours dovecot]
+[--format mbox]``.
 
 The maildir (10,000 messages, about 480 MB by default, like DESIGN.md's speed
 budget) is generated once and cached under ``--dir``. Each run gives every
@@ -8,7 +9,10 @@ server a fresh hard-linked copy of it (no index yet), and the servers alternate
 inside every run, first one then the other, so drift on a shared machine hits
 both alike. Figures are medians over the runs; compare the ratios, not the
 absolute times. ``--ours dovecot`` runs Dovecot on both sides (a check of the
-benchmark itself).
+benchmark itself). ``--format mbox`` serves the same messages as one INBOX mbox
+(``mbox:ROOT:INBOX=ROOT/inbox``), written once from the maildir as an MDA would
+(no X-IMAPbase: each server gives UIDs on its first SELECT) and copied per run,
+since mbox servers rewrite the file in place.
 """
 
 from __future__ import annotations
@@ -144,24 +148,67 @@ def link_copy(source: Path, owner: int | None) -> tuple[str, str, str]:
     return top, home, mail
 
 
+def cached_mbox(base: Path, count: int) -> Path:
+    """The cached maildir's messages, in file-name (date) order, as one mbox file."""
+    path = base / f"mbox-{count}" / "inbox"
+    done = path.parent / ".complete"
+    if not done.exists():
+        maildir = cached_maildir(base, count)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            for name in sorted(os.listdir(maildir / "cur")):
+                data = (maildir / "cur" / name).read_bytes()
+                stamp = time.gmtime(int(name.split(".", 1)[0]))
+                letters = name.rpartition(":2,")[2]
+                status = b"Status: " + (b"RO" if "S" in letters else b"O") + b"\n"
+                xstatus = b"".join(x for f, x in ((b"R", b"A"), (b"F", b"F")) if f.decode()
+                                   in letters)
+                head, _, body = data.partition(b"\n\n")
+                body = body.replace(b"\nFrom ", b"\n>From ")
+                out.write(time.strftime("From bench@example.org  %a %b %e %H:%M:%S %Y\n",
+                                        stamp).encode() + head + b"\n" + status
+                          + (b"X-Status: " + xstatus + b"\n" if xstatus else b"")
+                          + b"\n" + body + (b"" if body.endswith(b"\n") else b"\n") + b"\n")
+        done.write_text("")
+    return path
+
+
+def mbox_copy(source: Path, owner: int | None) -> tuple[str, str, str]:
+    """A fresh home whose mail root holds a copy of the mbox as its INBOX."""
+    top = tempfile.mkdtemp(prefix="imapbench-")
+    home = os.path.join(top, "home")
+    mail = os.path.join(home, "mail")
+    os.makedirs(mail)
+    shutil.copyfile(source, os.path.join(mail, "inbox"))
+    if owner is not None:
+        for path in (top, home, mail, os.path.join(mail, "inbox")):
+            os.chown(path, owner, owner)
+    return top, home, mail
+
+
 # --- the servers ---------------------------------------------------------------------
 
 
 class Server:
-    def __init__(self, label: str, kind: str):
+    def __init__(self, label: str, kind: str, fmt: str = "maildir"):
         self.label = label
         self.kind = kind  # "ours" or "dovecot"
+        self.fmt = fmt  # "maildir" or "mbox"
 
     @property
     def owner(self) -> int | None:
         return imapproc.NOBODY if self.kind == "dovecot" and imapproc.running_as_root() else None
 
     def spawn(self, home: str, mail: str) -> imapproc.ImapProcess:
+        location = f"mbox:{mail}:INBOX={mail}/inbox" if self.fmt == "mbox" else None
         if self.kind == "dovecot":
             argv = imapproc.dovecot_argv(home, mail)
+            if location:
+                argv[argv.index(f"mail_location=maildir:{mail}")] = f"mail_location={location}"
             env = {"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
-            argv, env = imapproc.ours_argv(), imapproc.ours_env(home, mail)
+            argv = imapproc.ours_argv()
+            env = imapproc.ours_env(home, mail, **({"MAIL": location} if location else {}))
         return imapproc.spawn(argv, env, cwd="/", timeout=TIMEOUT, home=home, maildir=mail)
 
 
@@ -213,7 +260,8 @@ def one_run(server: Server, source: Path, samples: list[bytes], results: dict) -
     proc.close()
     shutil.rmtree(top, ignore_errors=True)
 
-    top, home, mail = link_copy(source, server.owner)
+    copy = mbox_copy if server.fmt == "mbox" else link_copy
+    top, home, mail = copy(source, server.owner)
     try:
         proc = server.spawn(home, mail)
         measure("SELECT INBOX, first (ms)", proc, "SELECT INBOX", 1000)
@@ -291,22 +339,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ours", choices=["ours", "dovecot"], default="ours",
                         help="what runs as 'ours' (dovecot: check the benchmark itself)")
     parser.add_argument("--json", help="also write the raw figures here")
+    parser.add_argument("--format", choices=["maildir", "mbox"], default="maildir",
+                        help="serve the messages as a Maildir or as one mbox INBOX")
     args = parser.parse_args(argv)
 
-    source = cached_maildir(Path(args.dir), args.messages)
-    names = sorted(os.listdir(source / "cur"))
+    maildir = cached_maildir(Path(args.dir), args.messages)
+    names = sorted(os.listdir(maildir / "cur"))
     step = max(1, len(names) // max(args.appends, 1))
-    samples = [(source / "cur" / n).read_bytes().replace(b"\n", b"\r\n")
+    samples = [(maildir / "cur" / n).read_bytes().replace(b"\n", b"\r\n")
                for n in names[::step][: args.appends]]
-    servers = [Server("ours" if args.ours == "ours" else "dovecot(A)", args.ours),
-               Server("dovecot", "dovecot")]
+    source = cached_mbox(Path(args.dir), args.messages) if args.format == "mbox" else maildir
+    servers = [Server("ours" if args.ours == "ours" else "dovecot(A)", args.ours, args.format),
+               Server("dovecot", "dovecot", args.format)]
     results: dict = {}
     for run in range(args.runs):
         order = servers if run % 2 == 0 else servers[::-1]
         for server in order:
             print(f"run {run + 1}/{args.runs}: {server.label}", file=sys.stderr, flush=True)
             one_run(server, source, samples, results)
-    print(f"{args.messages} messages, {args.runs} runs, medians; ratio = "
+    print(f"{args.messages} messages ({args.format}), {args.runs} runs, medians; ratio = "
           f"{servers[0].label}/{servers[1].label}")
     print(report(results, [s.label for s in servers]))
     if args.json:
