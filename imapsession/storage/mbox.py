@@ -532,6 +532,52 @@ class _Folder:
             return row[_UIDVALIDITY], uids
 
 
+class _MessageStream(io.RawIOBase):
+    """A message as served (visible header, then the body read from the file in chunks),
+    so a large FETCH or a header-only SEARCH never holds a whole message in memory.
+
+    Each body read takes the shared fcntl lock and checks the file is still the one
+    opened and still reaches the body's end (appends and flag writes in place are
+    fine). A rewrite that moves bytes without shrinking the file is not detected
+    here; the session's next sync sees it.
+    """
+
+    def __init__(self, path: str, head: bytes, body_off: int, end_off: int,
+                 st: os.stat_result):
+        super().__init__()
+        self._fd = os.open(path, os.O_RDONLY)
+        self._path = path
+        self._head = head
+        self._body_off, self._end = body_off, end_off
+        self._ino = st.st_ino
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        want = len(buffer)
+        if self._pos < len(self._head):
+            chunk = self._head[self._pos:self._pos + want]
+        else:
+            at = self._body_off + self._pos - len(self._head)
+            if at >= self._end:
+                return 0
+            with locked(self._path, self._fd, write=False):
+                if os.stat(self._path).st_ino != self._ino or os.fstat(
+                        self._fd).st_size < self._end:
+                    raise MessageGone("The mailbox was rewritten while the message was read")
+                chunk = os.pread(self._fd, min(want, self._end - at), at)
+        buffer[:len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
 # --- the mailbox ------------------------------------------------------------------------
 
 
@@ -627,7 +673,13 @@ class MboxMailbox(Mailbox):
         return fmt.visible_header(header) + b"\n" + body
 
     def open_message(self, uid: int) -> BinaryIO:
-        return io.BytesIO(self.read_message(uid))
+        self._row()
+        hdr_off, hdr_end, body_off, end_off = self._span(uid)
+        with self._folder.open(write=False) as fd:
+            head = fmt.visible_header(os.pread(fd, hdr_end - hdr_off, hdr_off)) + b"\n"
+            st = os.fstat(fd)
+        stream = _MessageStream(self._folder.path, head, body_off, end_off, st)
+        return io.BufferedReader(stream, 1 << 16)  # type: ignore[return-value]
 
     def meta(self, uid: int) -> MessageMeta:
         got = self._store.index.db.execute(
