@@ -190,13 +190,13 @@ def test_append_truncates_back_on_failure(c, monkeypatch):
 
 def _count_parses(monkeypatch) -> list[int]:
     starts: list[int] = []
-    real = mbox_format.parse
+    real = mbox_format.parse_fd
 
-    def counting(data, start=0, size=None):
+    def counting(fd, start, size, window=4 << 20):
         starts.append(start)
-        return real(data, start, size)
+        return real(fd, start, size, window)
 
-    monkeypatch.setattr(mbox_format, "parse", counting)
+    monkeypatch.setattr(mbox_format, "parse_fd", counting)
     return starts
 
 
@@ -286,3 +286,23 @@ def test_lock_timeout_raises_mailbox_in_use(tmp_path):
     finally:
         os.close(fd)
         lock.unlink()
+
+
+def test_parsing_a_window_at_a_time_finds_the_same_messages(tmp_path):
+    """parse_fd reads a few MB at a time; cut anywhere, the messages come out the same."""
+    data = (b"From a  Mon Jan  1 00:00:00 2001\nSubject: a\nContent-Length: 15\n\nFrom inside!\n\n\n\n"
+            b"From b  Mon Jan  1 00:00:00 2001\r\nSubject: b\r\n\r\n" + b"long line\n" * 40 + b"\n"
+            b"From c  Mon Jan  1 00:00:00 2001\nSubject: c\nContent-Length: 2\n\nlying\n\n"
+            b"From d  Mon Jan  1 00:00:00 2001\nX-Keywords: k\n\n\n"
+            b"From e  Tue Jan  2 00:00:00 2001\n\n")
+    path = tmp_path / "box"
+    path.write_bytes(data)
+    whole = mbox_format.parse(data)
+    assert len(whole) == 5
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for window in (7, 33, 64, 100, 256, 4096):
+            assert mbox_format.parse_fd(fd, 0, len(data), window) == whole, window
+        assert mbox_format.parse_fd(fd, whole[2].from_off, len(data), 16) == whole[2:]
+    finally:
+        os.close(fd)

@@ -33,7 +33,6 @@ every rewritten message (X-UID, padding, Content-Length, X-IMAPbase first).
 from __future__ import annotations
 
 import io
-import mmap
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -195,52 +194,43 @@ class _Folder:
     def _scan(self, db: sqlite3.Connection, fd: int, st: os.stat_result, row: tuple | None,
               start: int) -> None:
         size = st.st_size
-        if size == 0:
-            spans: list[fmt.Span] = []
-            data = b""
-        else:
-            data = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+        if size and start == 0 and not fmt.is_mbox_start(os.pread(fd, 5, 0)):
+            raise StorageError(f"{self.name} is not an mbox file")
         try:
-            if size and start == 0 and not fmt.is_mbox_start(data[:5]):
-                raise StorageError(f"{self.name} is not an mbox file")
-            try:
-                spans = fmt.parse(data, start, size) if size else []
-            except ValueError as exc:
-                raise StorageError(f"{self.name}: broken mbox ({exc})") from None
-            base = spans[0].base if spans and start == 0 else None
-            if row is not None and base is not None and base[0] != row[_UIDVALIDITY]:
-                self.store._drop_rows(db, row[_ID])  # another server gave the file new UIDs
-                row = None
-            if row is None:
-                if base is not None:
-                    uidvalidity, uidnext = base[0], max(base[1], 1)
-                else:
-                    uidvalidity, uidnext = self.index.next_uidvalidity(), 1
-                db.execute(
-                    "INSERT INTO mailbox (name, uidvalidity, uidnext, highest_modseq,"
-                    " first_recent_uid, dir_ino) VALUES (?, ?, ?, 1, ?, ?)",
-                    (self.name, uidvalidity, uidnext, uidnext, st.st_ino))
-                row = self.row()
-                db.execute("INSERT OR IGNORE INTO mbox_file (mailbox_id) VALUES (?)", (row[_ID],))
-            assert row is not None
-            # like Dovecot and UW imapd: X-Keywords count only where X-IMAPbase declares them
-            declared = list(base[2]) if base is not None else (
-                self.keywords(row[_ID]) if start > 0 else [])
-            self._apply(db, data, row, spans, start, trust=start > 0 or base is not None,
-                        declared=declared)
-            if start == 0:
-                db.execute("UPDATE mbox_file SET base_off = ? WHERE mailbox_id = ?",
-                           (spans[0].base_off if spans else -1, row[_ID]))
+            spans = fmt.parse_fd(fd, start, size) if size else []
+        except ValueError as exc:
+            raise StorageError(f"{self.name}: broken mbox ({exc})") from None
+        base = spans[0].base if spans and start == 0 else None
+        if row is not None and base is not None and base[0] != row[_UIDVALIDITY]:
+            self.store._drop_rows(db, row[_ID])  # another server gave the file new UIDs
+            row = None
+        if row is None:
             if base is not None:
-                self.define_keywords(db, row[_ID], base[2])
-            st = os.fstat(fd)
-            db.execute("UPDATE mailbox SET dir_ino = ?, cur_mtime = ?, new_mtime = ? WHERE id = ?",
-                       (st.st_ino, st.st_mtime_ns, size, row[_ID]))
-        finally:
-            if isinstance(data, mmap.mmap):
-                data.close()
+                uidvalidity, uidnext = base[0], max(base[1], 1)
+            else:
+                uidvalidity, uidnext = self.index.next_uidvalidity(), 1
+            db.execute(
+                "INSERT INTO mailbox (name, uidvalidity, uidnext, highest_modseq,"
+                " first_recent_uid, dir_ino) VALUES (?, ?, ?, 1, ?, ?)",
+                (self.name, uidvalidity, uidnext, uidnext, st.st_ino))
+            row = self.row()
+            db.execute("INSERT OR IGNORE INTO mbox_file (mailbox_id) VALUES (?)", (row[_ID],))
+        assert row is not None
+        # like Dovecot and UW imapd: X-Keywords count only where X-IMAPbase declares them
+        declared = list(base[2]) if base is not None else (
+            self.keywords(row[_ID]) if start > 0 else [])
+        self._apply(db, row, spans, start, trust=start > 0 or base is not None,
+                    declared=declared)
+        if start == 0:
+            db.execute("UPDATE mbox_file SET base_off = ? WHERE mailbox_id = ?",
+                       (spans[0].base_off if spans else -1, row[_ID]))
+        if base is not None:
+            self.define_keywords(db, row[_ID], base[2])
+        st = os.fstat(fd)
+        db.execute("UPDATE mailbox SET dir_ino = ?, cur_mtime = ?, new_mtime = ? WHERE id = ?",
+                   (st.st_ino, st.st_mtime_ns, size, row[_ID]))
 
-    def _apply(self, db: sqlite3.Connection, data, row: tuple, spans: list[fmt.Span],
+    def _apply(self, db: sqlite3.Connection, row: tuple, spans: list[fmt.Span],
                start: int, trust: bool, declared: list[str]) -> None:
         """Give each parsed span its UID (X-UID, fingerprint or a new one) and record it."""
         box_id, uidnext, modseq = row[_ID], row[_UIDNEXT], row[_MODSEQ] + 1
@@ -276,8 +266,7 @@ class _Folder:
                 f if f in SYSTEM_FLAGS else spelling[f.lower()] for f in span.flags
                 if f in SYSTEM_FLAGS or f.lower() in spelling)
             old = known.get(uid)
-            served = fmt.visible_header(data[span.hdr_off:span.hdr_end]) + b"\n"
-            size = crlf_size(served) + crlf_size(data[span.body_off:span.end_off], 0x0A)
+            size = span.vsize
             if old is None:
                 db.execute("DELETE FROM tombstone WHERE mailbox_id = ? AND uid = ?", (box_id, uid))
                 db.execute(
@@ -414,11 +403,7 @@ class _Folder:
         for uid in drop:
             db.execute("DELETE FROM mbox_span WHERE mailbox_id = ? AND uid = ?", (box_id, uid))
         if new_size > at:
-            data = mmap.mmap(fd, new_size, prot=mmap.PROT_READ)
-            try:
-                parsed = fmt.parse(data, at, new_size)
-            finally:
-                data.close()
+            parsed = fmt.parse_fd(fd, at, new_size)
             if len(parsed) != len(kept_uids):
                 raise StorageError("rewritten mbox does not parse back")
             for uid, span in zip(kept_uids, parsed, strict=True):
@@ -505,21 +490,15 @@ class _Folder:
                 raise
             if size > 0:
                 self.set_uidnext_in_file(db, fd, box_id, uidnext)
-            data = mmap.mmap(fd, size + len(blob), prot=mmap.PROT_READ)
-            try:
-                spans = fmt.parse(data, size + len(lead), size + len(blob))
-                modseq = row[_MODSEQ] + 1
-                for new_uid, span in zip(uids, spans, strict=True):
-                    served = fmt.visible_header(data[span.hdr_off:span.hdr_end]) + b"\n"
-                    vsize = crlf_size(served) + crlf_size(data[span.body_off:span.end_off], 0x0A)
-                    db.execute(
-                        "INSERT OR REPLACE INTO message (mailbox_id, uid, base, filename, flags,"
-                        " modseq, size, internal_date) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
-                        (box_id, new_uid, str(new_uid), _flag_text(span.flags), modseq, vsize,
-                         span.date))
-                    self.store._put_span(db, box_id, new_uid, span)
-            finally:
-                data.close()
+            spans = fmt.parse_fd(fd, size + len(lead), size + len(blob))
+            modseq = row[_MODSEQ] + 1
+            for new_uid, span in zip(uids, spans, strict=True):
+                db.execute(
+                    "INSERT OR REPLACE INTO message (mailbox_id, uid, base, filename, flags,"
+                    " modseq, size, internal_date) VALUES (?, ?, ?, '', ?, ?, ?, ?)",
+                    (box_id, new_uid, str(new_uid), _flag_text(span.flags), modseq, span.vsize,
+                     span.date))
+                self.store._put_span(db, box_id, new_uid, span)
             if size == 0:
                 db.execute("UPDATE mbox_file SET base_off = ? WHERE mailbox_id = ?",
                            (spans[0].base_off if spans else -1, box_id))

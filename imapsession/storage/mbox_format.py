@@ -67,6 +67,7 @@ class Span:
     base_off: int  # offset of X-IMAPbase's 10 last-UID digits, or -1
     fingerprint: int  # crc32 of the From line and the visible header
     date: int  # internal date from the From line, ns since the epoch
+    vsize: int  # RFC822.SIZE: the visible header, the empty line and the body, in CRLF
 
 
 def header_lines(header: bytes) -> list[bytes]:
@@ -122,72 +123,134 @@ def is_mbox_start(data: bytes) -> bool:
     return data[:5] == b"From "
 
 
-def _next_from(data, start: int, size: int) -> int:
+class _Incomplete(Exception):
+    """The window ends before this message does: read more of the file."""
+
+
+def _next_from(data, start: int, size: int, final: bool) -> int:
     """Offset of the next real From line at or after ``start`` (a line start), or -1."""
     pos = start
     while True:
         pos = data.find(b"\nFrom ", pos - 1 if pos > 0 else 0, size)
         if pos < 0:
+            if not final:
+                raise _Incomplete
             return -1
         line_end = data.find(b"\n", pos + 1, size)
+        if line_end < 0 and not final:
+            raise _Incomplete
         line = data[pos + 1: size if line_end < 0 else line_end]
         if _FROM_LINE.fullmatch(line):
             return pos + 1
         pos += 2
 
 
+def crlf_size(data: bytes, previous: int = -1) -> int:
+    """Octets once every bare LF is CRLF; ``previous`` is the byte before ``data``."""
+    extra = data.count(b"\n") - data.count(b"\r\n")
+    if data[:1] == b"\n" and previous == 0x0D:
+        extra -= 1
+    return len(data) + extra
+
+
 def parse(data, start: int = 0, size: int | None = None) -> list[Span]:
     """Every message from ``start`` (which must be a From line, or the end) to ``size``."""
     size = len(data) if size is None else size
+    return _parse_window(data[start:size], start, final=True)[0]
+
+
+def parse_fd(fd: int, start: int, size: int, window: int = 4 << 20) -> list[Span]:
+    """``parse`` on an open file, a window at a time: memory stays near one window."""
+    import os
+
     spans: list[Span] = []
-    off = start
-    while off < size:
-        if data[off:off + 5] != b"From ":
-            raise ValueError(f"no From line at offset {off}")
-        line_end = data.find(b"\n", off, size)
-        if line_end < 0:  # a lone From line at the end: an empty message
-            line_end = size
-        from_line = data[off:line_end]
-        hdr_off = min(line_end + 1, size)
-        if data[hdr_off:hdr_off + 1] == b"\n":
-            hdr_end, body_off = hdr_off, hdr_off + 1
-        elif data[hdr_off:hdr_off + 2] == b"\r\n":
-            hdr_end, body_off = hdr_off, hdr_off + 2
-        else:  # the empty line ends the header, with LF or CRLF
-            blank = data.find(b"\n\n", hdr_off, size)
-            crlf = data.find(b"\n\r\n", hdr_off, size if blank < 0 else blank)
-            if crlf >= 0:
-                hdr_end, body_off = crlf + 1, crlf + 3
-            else:
-                hdr_end = size if blank < 0 else blank + 1
-                body_off = size if blank < 0 else blank + 2
-        header = data[hdr_off:hdr_end]
-        meta = _scan_header(header, hdr_off)
-        end_off = next_off = -1
-        length = meta["length"]
-        if length is not None:
-            cand = body_off + length
-            if cand == size:
-                end_off = next_off = size
-            elif cand < size and data[cand:cand + 1] == b"\n" and (
-                    cand + 1 == size or data[cand + 1:cand + 6] == b"From "):
-                end_off, next_off = cand, cand + 1
-        if end_off < 0:
-            nxt = _next_from(data, body_off, size) if body_off < size else -1
-            next_off = size if nxt < 0 else nxt
-            end_off = next_off
-            if end_off - 1 >= body_off and data[end_off - 1:end_off] == b"\n" and (
-                    end_off - 1 == body_off or data[end_off - 2:end_off - 1] == b"\n"):
-                end_off -= 1  # the empty separator line is not part of the body
-        spans.append(Span(
-            from_off=off, hdr_off=hdr_off, hdr_end=hdr_end, body_off=body_off, end_off=end_off, next_off=next_off,
-            meta_off=meta["meta_off"], meta_len=meta["meta_len"], uid=meta["uid"],
-            flags=flags_from(meta["status"], meta["xstatus"], meta["keywords"]),
-            base=meta["base"], base_off=meta["base_off"],
-            fingerprint=zlib.crc32(visible_header(header), zlib.crc32(from_line)),
-            date=parse_date(from_line)))
-        off = next_off
+    pos, width = start, window
+    while pos < size:
+        end = min(size, pos + width)
+        got, consumed = _parse_window(os.pread(fd, end - pos, pos), pos, final=end == size)
+        if not got:
+            width *= 2  # one message larger than the window
+            continue
+        spans += got
+        pos, width = consumed, window
     return spans
+
+
+def _parse_window(data: bytes, origin: int, final: bool) -> tuple[list[Span], int]:
+    """The whole messages in ``data`` (the file from ``origin``); (spans, where the next begins).
+
+    Offsets are the file's. Unless ``final``, a message the window cuts off is left
+    for the next window.
+    """
+    size = len(data)
+    spans: list[Span] = []
+    off = 0
+    try:
+        while off < size:
+            spans.append(_one(data, off, size, origin, final))
+            off = spans[-1].next_off - origin
+    except _Incomplete:
+        pass
+    return spans, origin + off
+
+
+def _one(data: bytes, off: int, size: int, origin: int, final: bool) -> Span:
+    if data[off:off + 5] != b"From ":
+        raise ValueError(f"no From line at offset {origin + off}")
+    line_end = data.find(b"\n", off, size)
+    if line_end < 0:  # a lone From line at the end: an empty message
+        if not final:
+            raise _Incomplete
+        line_end = size
+    from_line = data[off:line_end]
+    hdr_off = min(line_end + 1, size)
+    if data[hdr_off:hdr_off + 1] == b"\n":
+        hdr_end, body_off = hdr_off, hdr_off + 1
+    elif data[hdr_off:hdr_off + 2] == b"\r\n":
+        hdr_end, body_off = hdr_off, hdr_off + 2
+    else:  # the empty line ends the header, with LF or CRLF
+        blank = data.find(b"\n\n", hdr_off, size)
+        crlf = data.find(b"\n\r\n", hdr_off, size if blank < 0 else blank)
+        if crlf >= 0:
+            hdr_end, body_off = crlf + 1, crlf + 3
+        elif blank >= 0:
+            hdr_end, body_off = blank + 1, blank + 2
+        elif not final:
+            raise _Incomplete
+        else:
+            hdr_end = body_off = size
+    header = data[hdr_off:hdr_end]
+    meta = _scan_header(header, origin + hdr_off)
+    end_off = next_off = -1
+    length = meta["length"]
+    if length is not None:
+        cand = body_off + length
+        if not final and cand + 6 > size:
+            raise _Incomplete
+        if cand == size:
+            end_off = next_off = size
+        elif cand < size and data[cand:cand + 1] == b"\n" and (
+                cand + 1 == size or data[cand + 1:cand + 6] == b"From "):
+            end_off, next_off = cand, cand + 1
+    if end_off < 0:
+        nxt = _next_from(data, body_off, size, final) if body_off < size else -1
+        if nxt < 0 and not final:
+            raise _Incomplete
+        next_off = size if nxt < 0 else nxt
+        end_off = next_off
+        if end_off - 1 >= body_off and data[end_off - 1:end_off] == b"\n" and (
+                end_off - 1 == body_off or data[end_off - 2:end_off - 1] == b"\n"):
+            end_off -= 1  # the empty separator line is not part of the body
+    visible = visible_header(header)
+    return Span(
+        from_off=origin + off, hdr_off=origin + hdr_off, hdr_end=origin + hdr_end,
+        body_off=origin + body_off, end_off=origin + end_off, next_off=origin + next_off,
+        meta_off=meta["meta_off"], meta_len=meta["meta_len"], uid=meta["uid"],
+        flags=flags_from(meta["status"], meta["xstatus"], meta["keywords"]),
+        base=meta["base"], base_off=meta["base_off"],
+        fingerprint=zlib.crc32(visible, zlib.crc32(from_line)),
+        date=parse_date(from_line),
+        vsize=crlf_size(visible + b"\n") + crlf_size(data[body_off:end_off], 0x0A))
 
 
 def _scan_header(header: bytes, at: int) -> dict:
