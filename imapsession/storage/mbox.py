@@ -83,6 +83,7 @@ STATE_DIR = ".imap"
 INDEX_NAME = "imapsession.index.sqlite"
 SUBSCRIPTIONS_FILE = ".subscriptions"
 _EMPTY: frozenset[str] = frozenset()
+_CACHE_FLUSH = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS mbox_file (
@@ -569,6 +570,8 @@ class MboxMailbox(Mailbox):
         self.name = folder.name
         self.readonly = readonly
         self._box_id: int | None = None
+        self._cache_values: dict[str, dict[int, bytes]] = {}
+        self._pending_values: list[tuple[int, int, str, bytes]] = []
 
     def _row(self) -> tuple:
         folder = self._folder
@@ -591,6 +594,7 @@ class MboxMailbox(Mailbox):
         return self._box_id
 
     def sync(self, since_modseq: int = 0) -> SyncResult:
+        self._flush_cache()
         row = self._row()
         self._box_id = box_id = row[_ID]
         recent: frozenset[int] = _EMPTY  # type: ignore[assignment]
@@ -670,6 +674,32 @@ class MboxMailbox(Mailbox):
         if size is None:
             size = crlf_size(self.read_message(uid))
         return MessageMeta(size, _datetime_from_ns(date))
+
+    def cached(self, uid: int, field: str) -> bytes | None:
+        values = self._cache_values.get(field)
+        if values is None:  # one query per field and session, not one per message
+            values = self._cache_values[field] = dict(self._store.index.db.execute(
+                "SELECT uid, value FROM message_cache WHERE mailbox_id = ? AND field = ?",
+                (self._id(), field)))
+        return values.get(uid)
+
+    def remember(self, uid: int, field: str, value: bytes) -> None:
+        """Kept like the Maildir backend does: a message's bytes as served never change
+        (flags live in hidden headers), so an ENVELOPE stays true across rewrites."""
+        self._cache_values.setdefault(field, {})[uid] = value
+        self._pending_values.append((self._id(), uid, field, value))
+        if len(self._pending_values) >= _CACHE_FLUSH:
+            self._flush_cache()
+
+    def _flush_cache(self) -> None:
+        if not self._pending_values:
+            return
+        values, self._pending_values = self._pending_values, []
+        with self._store.index.write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO message_cache (mailbox_id, uid, field, value)"
+                " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS"
+                " (SELECT 1 FROM message WHERE mailbox_id = ?1 AND uid = ?2)", values)
 
     # changing ------------------------------------------------------------------------
 
@@ -804,7 +834,7 @@ class MboxMailbox(Mailbox):
         return CopyResult(uidvalidity, tuple(sources), tuple(new_uids))
 
     def close(self) -> None:
-        pass
+        self._flush_cache()
 
 
 # --- the store ----------------------------------------------------------------------------
