@@ -23,6 +23,8 @@ A secure IMAP server for one session on standard input and output.
                      options (--passwd-file, --secure-transport, ...) are in
                      inetd/README.md
   --allow-root       for tests only: allow a pre-authenticated session as root
+  --autologout SECS  end a session idle this long (default 1800, the least RFC 3501
+                     allows; shorter is for tests)
 
 debugging (see docs/DEBUGGING.md):
   --log TARGET       syslog, stderr or a file path (default: stderr, or syslog when
@@ -41,7 +43,7 @@ MAIL=mbox:ROOT[:INBOX=PATH], as Dovecot reads it.
 
 _FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
           "--bug-report")
-_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay")
+_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout")
 
 
 def _parse(argv: list[str]) -> dict[str, str] | str:
@@ -167,8 +169,15 @@ def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
         "max_line": limits.max_line,
         "max_literal": limits.max_literal,
         "append_limit": limits.max_append,
-        "autologout_seconds": 30 * 60,
+        "autologout_seconds": _autologout(options),
     }
+
+
+def _autologout(options: dict[str, str]) -> float:
+    try:
+        return max(1.0, float(options.get("--autologout") or 30 * 60))
+    except ValueError:
+        return 30 * 60.0
 
 
 def _bug_report(options: dict[str, str], home: str) -> int:
@@ -226,7 +235,8 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
             debugging.attach(session)
             if "--replay" in options:
                 return _replay(session, options["--replay"])
-            return driver.run(session, rawlog=debugging.rawlog())
+            return driver.run(session, rawlog=debugging.rawlog(),
+                              autologout_seconds=_autologout(options))
         finally:
             store.close()
     finally:

@@ -52,12 +52,15 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
             counters.bytes_in += len(initial)
             write(session.receive(initial))
         while not session.finished:
-            timeout = IDLE_POLL_SECONDS if session.idling is not None else 60.0
+            # wake up in time for the autologout, and every few seconds while idling
+            timeout = max(0.0, last_input + autologout_seconds - time.monotonic())
+            if session.idling is not None:
+                timeout = min(timeout, IDLE_POLL_SECONDS)
             ready, _, _ = select.select([in_fd], [], [], timeout)
             if not ready:
                 if session.idling is not None:
                     write(idle.tick(session))
-                if time.monotonic() - last_input > autologout_seconds:
+                if time.monotonic() - last_input >= autologout_seconds:
                     write(session.bye("Autologout; idle for too long"))
                     reason = "Autologged out"
                     break

@@ -25,6 +25,9 @@ OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
+SHARED = frozenset({"--autologout"})  # options the preauth command line reads too
+
+
 class OptionError(ValueError):
     """A login option or config file line we cannot use."""
 
@@ -53,10 +56,13 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
         arg = argv[i]
         name = arg.split("=", 1)[0]
         if name in OPTIONS:
-            login.append(arg)
+            taken = [arg]
             if OPTIONS[name][1] != "flag" and "=" not in arg and i + 1 < len(argv):
-                login.append(argv[i + 1])
+                taken.append(argv[i + 1])
                 i += 1
+            login.extend(taken)
+            if name in SHARED:  # meaningful in every mode
+                rest.extend(taken)
         else:
             rest.append(arg)
         i += 1
