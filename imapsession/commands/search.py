@@ -52,6 +52,8 @@ class _Candidate:
         if self._data is not None:
             return self._data
         if self._header is None:
+            self._header = self.view.mailbox.cached(self.uid, "HEADER")
+        if self._header is None:
             from imapsession import mime
 
             head = bytearray()
@@ -66,11 +68,24 @@ class _Candidate:
                     if not chunk:
                         break
             self._header = mime.to_crlf(bytes(head))
+            # headers are small and searched often: the next search reads the index
+            self.view.mailbox.remember(self.uid, "HEADER", self._header)
         return self._header
 
 
 def _contains(haystack: str, needle: str) -> bool:
     return needle.casefold() in haystack.casefold()
+
+
+def _may_match(header: bytes, needle: str) -> bool:
+    """False only when no decoded header field can contain ``needle``.
+
+    For a plain ASCII header with no encoded words, decoding changes nothing and
+    case folding is lowering, so a byte search settles it without parsing fields.
+    """
+    if not needle.isascii() or not header.isascii() or b"=?" in header:
+        return True
+    return needle.lower().encode() in header.lower()
 
 
 def _internal_day(candidate: _Candidate) -> date:
@@ -131,8 +146,12 @@ def matches(key: SearchKey, c: _Candidate) -> bool:
         values = mime.decoded_addresses(c.header, _ADDRESS_HEADERS[name])
         return any(_contains(v, args[0]) for v in values)
     if name == "SUBJECT":
+        if not _may_match(c.header, args[0]):
+            return False
         return any(_contains(v, args[0]) for v in mime.decoded_headers(c.header, "Subject"))
     if name == "HEADER":
+        if args[1] and not _may_match(c.header, args[1]):
+            return False
         values = mime.decoded_headers(c.header, args[0])
         return bool(values) and any(_contains(v, args[1]) for v in values)
     if name == "BODY":
