@@ -183,3 +183,25 @@ def test_hidden_headers_are_not_served_or_counted(tmp_path):
     served = b"Subject: x\r\n\r\nbody\r\n"
     assert b"RFC822.SIZE %d BODY[] %s" % (len(served), literal(served)) in answer
     assert b"X-UID: 1\n" in (home / "mail" / "inbox").read_bytes()
+
+
+def test_the_awkward_corpus_delivered_to_an_mbox_reads_the_same_in_both(tmp_path):
+    """tests/mail/*.eml, delivered as an MDA does, read by both servers from copies."""
+    from mbox_helpers import deliver
+
+    from mailgen import load_corpus
+
+    corpus = load_corpus()
+    theirs_home, ours_home = _home(tmp_path, "dv"), _home(tmp_path, "ours")
+    for i, (_, data) in enumerate(corpus):
+        deliver(theirs_home / "mail" / "inbox", data, date=1_600_000_000 + 3600 * i)
+    shutil.copy(theirs_home / "mail" / "inbox", ours_home / "mail" / "inbox")
+    with spawn_dovecot_mbox(theirs_home) as dovecot:
+        theirs = _view(dovecot)
+        dovecot.logout()
+    with spawn_ours_mbox(ours_home) as ours:
+        mine = _view(ours)
+        ours.logout()
+    assert len(theirs["messages"]) == len(corpus)
+    theirs.pop("uidvalidity"), mine.pop("uidvalidity")
+    assert mine == theirs

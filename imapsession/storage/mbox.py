@@ -653,13 +653,14 @@ class MboxMailbox(Mailbox):
         with self._folder.open(write=False) as fd:
             header = os.pread(fd, hdr_end - hdr_off, hdr_off)
             body = os.pread(fd, end_off - body_off, body_off)
-        return fmt.visible_header(header) + b"\n" + body
+        return fmt.visible_header(header) + (b"\n" if body_off > hdr_end else b"") + body
 
     def open_message(self, uid: int) -> BinaryIO:
         self._row()
         hdr_off, hdr_end, body_off, end_off = self._span(uid)
         with self._folder.open(write=False) as fd:
-            head = fmt.visible_header(os.pread(fd, hdr_end - hdr_off, hdr_off)) + b"\n"
+            head = fmt.visible_header(os.pread(fd, hdr_end - hdr_off, hdr_off)) + (
+                b"\n" if body_off > hdr_end else b"")
             st = os.fstat(fd)
         stream = _MessageStream(self._folder.path, head, body_off, end_off, st)
         return io.BufferedReader(stream, 1 << 16)  # type: ignore[return-value]

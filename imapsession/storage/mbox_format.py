@@ -55,7 +55,8 @@ class Span:
 
     from_off: int  # the 'F' of its From line
     hdr_off: int  # first header byte
-    hdr_end: int  # one past the header's last LF (the empty line is not in it)
+    hdr_end: int  # one past the header's last LF (the empty line is not in it); equal to
+    # body_off when the message has no empty line at all (a header alone)
     body_off: int  # first body byte (after the empty line)
     end_off: int  # one past the body's last byte (its final LF included)
     next_off: int  # where the next From line begins (or the file's end)
@@ -238,9 +239,13 @@ def _one(data: bytes, off: int, size: int, origin: int, final: bool) -> Span:
             raise _Incomplete
         next_off = size if nxt < 0 else nxt
         end_off = next_off
-        if end_off - 1 >= body_off and data[end_off - 1:end_off] == b"\n" and (
-                end_off - 1 == body_off or data[end_off - 2:end_off - 1] == b"\n"):
-            end_off -= 1  # the empty separator line is not part of the body
+        if end_off - 1 >= hdr_off and data[end_off - 1:end_off] == b"\n" and (
+                end_off - 1 == hdr_off or data[end_off - 2:end_off - 1] == b"\n"):
+            end_off -= 1  # the empty separator line is not part of the message
+        if body_off > end_off:  # the "empty line" that seemed to end the header was the
+            hdr_end = body_off = end_off  # separator: a header without a body, as Dovecot
+            header = data[hdr_off:hdr_end]
+            meta = _scan_header(header, origin + hdr_off)
     visible = visible_header(header)
     return Span(
         from_off=origin + off, hdr_off=origin + hdr_off, hdr_end=origin + hdr_end,
@@ -250,7 +255,8 @@ def _one(data: bytes, off: int, size: int, origin: int, final: bool) -> Span:
         base=meta["base"], base_off=meta["base_off"],
         fingerprint=zlib.crc32(visible, zlib.crc32(from_line)),
         date=parse_date(from_line),
-        vsize=crlf_size(visible + b"\n") + crlf_size(data[body_off:end_off], 0x0A))
+        vsize=crlf_size(visible + (b"\n" if body_off > hdr_end else b""))
+        + crlf_size(data[body_off:end_off], 0x0A))
 
 
 def _scan_header(header: bytes, at: int) -> dict:
