@@ -47,6 +47,7 @@ class MailboxView:
         self.keywords: tuple[str, ...] = ()
         self._flag_text: dict[tuple, bytes] = {}
         self.last_message: tuple[int, bytes] | None = None  # (uid, CRLF bytes), see fetch.py
+        self.last_stored = None  # (uid, mime.StoredMessage) of a large message, see fetch.py
 
     @property
     def readonly(self) -> bool:

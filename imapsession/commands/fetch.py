@@ -19,6 +19,9 @@ _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
 def _envelope(message: _Message) -> bytes:
     from imapsession import mime
 
+    stored = message.stored
+    if stored is not None:  # the top header, kept with the streamed parse
+        return mime.envelope_of_header(stored.root.header(stored))
     # no part: given one, envelope() describes the message a message/rfc822 body encloses
     return mime.envelope(message.data)
 
@@ -26,13 +29,13 @@ def _envelope(message: _Message) -> bytes:
 def _body(message: _Message) -> bytes:
     from imapsession import mime
 
-    return mime.body_structure(message.data, extended=False, part=message.root)
+    return mime.body_structure(message.msg, extended=False, part=message.root)
 
 
 def _bodystructure(message: _Message) -> bytes:
     from imapsession import mime
 
-    return mime.body_structure(message.data, extended=True, part=message.root)
+    return mime.body_structure(message.msg, extended=True, part=message.root)
 
 
 _STRUCTURE = {"ENVELOPE": _envelope, "BODY": _body, "BODYSTRUCTURE": _bodystructure}
@@ -44,6 +47,11 @@ class _Message:
     The last message read is kept on the view too: a client fetching a large
     message in chunks (BODY[]<0.65536>, <65536.65536>, ...) would otherwise pay
     a read and a CRLF conversion of the whole message per chunk.
+
+    A message over ``STREAM_OVER`` that is not already in memory is never
+    loaded: it is parsed from its file in one streamed pass (``stored``, kept
+    on the view like the last message) and its sections are read back in
+    ranges, so memory stays bounded whatever is fetched.
     """
 
     def __init__(self, session: Session, uid: int):
@@ -51,6 +59,8 @@ class _Message:
         self._uid = uid
         self._data: bytes | None = None
         self._root = None
+        self._stored = None
+        self._decided = False
 
     @property
     def data(self) -> bytes:
@@ -72,12 +82,43 @@ class _Message:
         return self._data is not None or (last is not None and last[0] == self._uid)
 
     @property
+    def stored(self):
+        """The streamed parse (a ``mime.StoredMessage``) of a large message, else None."""
+        if not self._decided:
+            self._decided = True
+            view, uid = self._view, self._uid
+            last = view.last_stored
+            if last is not None and last[0] == uid:
+                self._stored = last[1]
+            elif self._data is None and not self.loaded:
+                size = view.mailbox.meta(uid).size
+                if size > STREAM_OVER:
+                    from imapsession import mime
+
+                    mailbox = view.mailbox
+                    self._stored = mime.parse_stored(lambda: mailbox.open_message(uid), size)
+                    if last is not None:
+                        last[1].close()
+                    view.last_stored = (uid, self._stored)
+        return self._stored
+
+    @property
+    def msg(self):
+        """The CRLF message for the mime functions: a ``StoredMessage`` or ``bytes``."""
+        stored = self.stored
+        return stored if stored is not None else self.data
+
+    @property
     def root(self):
         """The parsed structure, once per message however many sections are asked for."""
         if self._root is None:
-            from imapsession import mime
+            stored = self.stored
+            if stored is not None:
+                self._root = stored.root
+            else:
+                from imapsession import mime
 
-            self._root = mime.parse(self.data)
+                self._root = mime.parse(self.data)
         return self._root
 
 
@@ -145,7 +186,8 @@ def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
         if index:
             session.send(b" ")
         if isinstance(piece, _Streamed):
-            session.send(piece.label + b" {%d}\r\n" % piece.size)
+            session.send(piece.label + (b" ~{%d}\r\n" if piece.literal8 else b" {%d}\r\n")
+                         % piece.size)
             for chunk in piece.chunks:
                 session.send(chunk)
         else:
@@ -162,10 +204,11 @@ _CHUNK = 1024 * 1024
 class _Streamed:
     """A literal sent chunk by chunk from the file: memory stays bounded for huge mail."""
 
-    def __init__(self, label: bytes, size: int, chunks):
+    def __init__(self, label: bytes, size: int, chunks, literal8: bool = False):
         self.label = label
         self.size = size
         self.chunks = chunks
+        self.literal8 = literal8
 
 
 def _streamed(view, uid: int, message: _Message, item: FetchItem) -> _Streamed | None:
@@ -238,14 +281,20 @@ def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) 
             view.mailbox.remember(uid, name, value)
         return name.encode() + b" " + value
     if name in _RFC822_SECTIONS:
+        if message.stored is not None:
+            return _stored_section(message.stored, name.encode(), _RFC822_SECTIONS[name], None)
         return name.encode() + b" " + serializer.literal(
             _text_safe(_section_bytes(message, _RFC822_SECTIONS[name])))
     if name == "BODY[]":
-        data = _section_bytes(message, item.section)
         label = b"BODY[" + item.section.to_wire().encode() + b"]"
+        if message.stored is not None:
+            return _stored_section(message.stored, label, item.section, item.partial)
+        data = _section_bytes(message, item.section)
         return _partial(label, data, item.partial)
     if name in ("BINARY[]", "BINARY.SIZE[]"):
         path = ".".join(str(n) for n in item.section.part).encode()
+        if message.stored is not None:
+            return _stored_binary(message.stored, name, path, item)
         try:
             data = mime.binary(message.data, item.section.part, root=message.root)
             literal8 = data is not None and mime.binary_is_literal8(
@@ -259,6 +308,79 @@ def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) 
             return b"BINARY.SIZE[" + path + b"] %d" % len(data)
         return _partial(b"BINARY[" + path + b"]", data, item.partial, binary=literal8)
     raise AssertionError(f"unhandled fetch item {name}")
+
+
+def _stored_section(stored, label: bytes, section: Section,
+                    partial: tuple[int, int] | None) -> bytes | _Streamed:
+    """BODY[section] of a large stored message: read back, or streamed when large."""
+    from imapsession import mime
+
+    value = mime.section_range(stored, section, stored.root)
+    if value is None:
+        value = mime.missing_section_value()
+    if type(value) is bytes:
+        return _partial(label, value, partial)
+    start, stop = value
+    if partial is not None:
+        origin, length = partial
+        label += b"<%d>" % origin
+        start, stop = min(start + origin, stop), min(start + origin + length, stop)
+    if stop - start <= STREAM_OVER:
+        return label + b" " + serializer.literal(_text_safe(stored[start:stop]))
+    return _Streamed(label, stop - start, (_text_safe(c) for c in stored.chunks(start, stop)))
+
+
+def _stored_binary(stored, name: str, path: bytes, item: FetchItem) -> bytes | _Streamed:
+    """BINARY[...] / BINARY.SIZE[...] of a large stored message, decoded a chunk at a time.
+
+    A first pass measures the value (and finds bad data) before anything is
+    sent; a large value is then decoded again as it streams out.
+    """
+    from imapsession import mime
+
+    try:
+        plan = mime.binary_plan(stored, item.section.part, stored.root)
+        pieces = [mime.missing_section_value()] if plan is None else plan[0]
+        start, stop = 0, None
+        if item.partial is not None and name == "BINARY[]":
+            start, stop = item.partial[0], item.partial[0] + item.partial[1]
+        size = kept = 0
+        nul = False
+        for chunk in mime.binary_chunks(stored, pieces):
+            low, high = max(start - size, 0), len(chunk) if stop is None else min(stop - size, len(chunk))
+            if low < high:
+                nul = nul or b"\0" in chunk[low:high]
+                kept += high - low
+            size += len(chunk)
+    except mime.UnknownCTE:
+        raise _Refusal(no("Unknown Content-Transfer-Encoding.", "UNKNOWN-CTE")) from None
+    except mime.BinaryDecodeError:
+        raise _Refusal(no("Invalid data in MIME part", "PARSE")) from None
+    if name == "BINARY.SIZE[]":
+        return b"BINARY.SIZE[" + path + b"] %d" % size
+    label = b"BINARY[" + path + b"]"
+    if item.partial is not None:
+        label += b"<%d>" % item.partial[0]
+    chunks = _window(mime.binary_chunks(stored, pieces), start, stop)
+    if kept <= STREAM_OVER:
+        data = b"".join(chunks)
+        if nul:  # as _partial: literal8 exactly when the octets sent hold a NUL
+            return label + b" ~{%d}\r\n" % len(data) + data
+        return label + b" " + serializer.literal(data)
+    return _Streamed(label, kept, chunks, literal8=nul)
+
+
+def _window(chunks, start: int, stop: int | None):
+    """The octets [start, stop) of a chunk stream (``stop`` None: to its end)."""
+    position = 0
+    for chunk in chunks:
+        low = max(start - position, 0)
+        high = len(chunk) if stop is None else min(stop - position, len(chunk))
+        if low < high:
+            yield chunk if (low, high) == (0, len(chunk)) else chunk[low:high]
+        position += len(chunk)
+        if stop is not None and position >= stop:
+            return
 
 
 def _section_bytes(message: _Message, section: Section) -> bytes:

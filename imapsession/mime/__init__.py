@@ -1,13 +1,22 @@
 """Message structure: parts with byte offsets, ENVELOPE, BODYSTRUCTURE, sections.
 
 Every function takes the message in its CRLF wire form (``to_crlf``), so
-offsets and sizes are the octets a client sees.  Importing this package
+offsets and sizes are the octets a client sees: ``bytes`` in memory, or a
+``StoredMessage`` (``parse_stored``) for a large message read from its file.  Importing this package
 does not import the ``email`` package (only ``date_header`` does, when called).
 """
 
 from __future__ import annotations
 
-from .binary import BinaryDecodeError, UnknownCTE, binary, binary_is_literal8, binary_size
+from .binary import (
+    BinaryDecodeError,
+    UnknownCTE,
+    binary,
+    binary_chunks,
+    binary_is_literal8,
+    binary_plan,
+    binary_size,
+)
 from .bodystructure import body_structure
 from .crlf import to_crlf
 from .decode import (
@@ -18,8 +27,9 @@ from .decode import (
     decoded_body_texts,
     decoded_headers,
 )
-from .envelope import envelope
-from .sections import header_fields, missing_section_value, section
+from .envelope import envelope, envelope_of_header
+from .sections import header_fields, missing_section_value, section, section_range
+from .stream import StoredMessage, parse_stored
 from .structure import MAX_NESTED_PARTS, MAX_TOTAL_PARTS, Part, find_part, parse
 
 __all__ = [
@@ -28,10 +38,13 @@ __all__ = [
     "MAX_NESTED_PARTS",
     "MAX_TOTAL_PARTS",
     "Part",
+    "StoredMessage",
     "UnknownCTE",
     "all_decoded_headers",
     "binary",
+    "binary_chunks",
     "binary_is_literal8",
+    "binary_plan",
     "binary_size",
     "body_structure",
     "date_header",
@@ -39,10 +52,13 @@ __all__ = [
     "decoded_body_texts",
     "decoded_headers",
     "envelope",
+    "envelope_of_header",
     "find_part",
     "header_fields",
     "missing_section_value",
     "parse",
+    "parse_stored",
     "section",
+    "section_range",
     "to_crlf",
 ]

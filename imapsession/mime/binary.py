@@ -10,11 +10,17 @@ leaf's header loses its Content-Transfer-Encoding
 fields and gains ``Content-Transfer-Encoding: binary`` before its blank line.
 When nothing in the section needed decoding, the stored octets are sent
 unchanged (headers included).
+
+A value is first planned as pieces (octets, ranges of the message to copy,
+ranges to decode), then produced by ``binary_chunks`` a piece at a time with
+incremental decoders: the in-memory path joins it, a large stored message
+streams it (``stream.StoredMessage``), and both follow the same rules.
 """
 
 from __future__ import annotations
 
 import binascii
+from collections.abc import Iterator
 
 from .headers import iter_fields
 from .rfc822 import Tokenizer
@@ -114,23 +120,78 @@ def _is_hex(pair: bytes) -> bool:
     return len(pair) == 2 and all(c in _HEX for c in pair)
 
 
-def decode_base64(data: bytes) -> bytes:
-    """Base64 to octets; blanks and line ends are skipped, anything else must be exact."""
-    compact = data.translate(None, b" \t\r\n")
-    if len(compact) % 4:
-        raise BinaryDecodeError("base64 body ends inside a quantum")
-    try:
-        return binascii.a2b_base64(compact, strict_mode=True)
-    except binascii.Error as exc:
-        raise BinaryDecodeError(str(exc)) from exc
-
-
 def _decode(kind: str, body: bytes) -> bytes:
+    decoder = _decoder(kind)
+    return decoder.feed(body) + decoder.finish()
+
+
+class _Identity:
+    def feed(self, data: bytes) -> bytes:
+        return data
+
+    def finish(self) -> bytes:
+        return b""
+
+
+class _Base64:
+    """``decode_base64`` a chunk at a time: whole quanta are decoded, the rest waits."""
+
+    def __init__(self):
+        self.carry = b""
+        self.padded = False
+
+    def feed(self, data: bytes) -> bytes:
+        compact = self.carry + data.translate(None, b" \t\r\n")
+        if not compact:
+            return b""
+        if self.padded:
+            raise BinaryDecodeError("base64 data after padding")
+        cut = len(compact) - len(compact) % 4
+        self.carry = compact[cut:]
+        if not cut:
+            return b""
+        whole = compact[:cut] if cut < len(compact) else compact
+        self.padded = whole.endswith(b"=")
+        try:
+            return binascii.a2b_base64(whole, strict_mode=True)
+        except binascii.Error as exc:
+            raise BinaryDecodeError(str(exc)) from exc
+
+    def finish(self) -> bytes:
+        if self.carry:
+            raise BinaryDecodeError("base64 body ends inside a quantum")
+        return b""
+
+
+class _QuotedPrintable:
+    """``decode_qp`` a chunk at a time: complete lines are decoded, the last one waits.
+
+    Decoding text that ends in LF and then the rest gives what decoding
+    both at once gives, so cutting after any LF changes nothing.
+    """
+
+    def __init__(self):
+        self.carry = b""
+
+    def feed(self, data: bytes) -> bytes:
+        data = self.carry + data if self.carry else data
+        lf = data.rfind(b"\n")
+        if lf < 0:
+            self.carry = data
+            return b""
+        self.carry = data[lf + 1 :]
+        return decode_qp(data[: lf + 1] if lf + 1 < len(data) else data)
+
+    def finish(self) -> bytes:
+        return decode_qp(self.carry) if self.carry else b""
+
+
+def _decoder(kind: str):
     if kind == _BASE64:
-        return decode_base64(body)
+        return _Base64()
     if kind == _QP:
-        return decode_qp(body)
-    return body
+        return _QuotedPrintable()
+    return _Identity()
 
 
 def _binary_header(header: bytes) -> bytes:
@@ -145,31 +206,42 @@ def _binary_header(header: bytes) -> bytes:
     return bytes(out) + b"Content-Transfer-Encoding: binary\r\n" + blank
 
 
-def _emit(msg: bytes, part: Part, include_header: bool, out: bytearray, state: list[bool]) -> None:
+# a piece of a BINARY value: octets as they are, a range (start, stop) of the
+# message, or (encoding, start, stop), a range to decode
+Piece = bytes | tuple[int, int] | tuple[str, int, int]
+
+
+def _plan(msg, part: Part, include_header: bool, out: list[Piece], state: list[bool]) -> None:
     kind = _cte(part.header(msg))
     if include_header:
         if kind in (_BASE64, _QP):
-            out += _binary_header(part.header(msg))
+            out.append(_binary_header(part.header(msg)))
         else:
-            out += part.header(msg)
+            out.append(part.header(msg))
     if part.children:
         pos = part.body_start
         for child in part.children:
-            out += msg[pos : child.header_start]
-            _emit(msg, child, True, out, state)
+            out.append((pos, child.header_start))
+            _plan(msg, child, True, out, state)
             pos = child.body_end
-        out += msg[pos : part.body_end]
+        out.append((pos, part.body_end))
         return
     if kind != _IDENTITY and part.body_end > part.body_start:
         state[0] = True
-    out += _decode(kind, part.body(msg))
+    out.append((part.body_start, part.body_end) if kind == _IDENTITY
+               else (kind, part.body_start, part.body_end))
 
 
-def _binary(msg: bytes, part_path: tuple[int, ...], root: Part | None) -> tuple[bytes, bool] | None:
+def binary_plan(msg, part_path: tuple[int, ...], root: Part | None = None
+                ) -> tuple[list[Piece], bool] | None:
+    """The pieces of BINARY[part_path] and whether anything is decoded; None if missing.
+
+    Raises ``UnknownCTE`` here, before anything is produced.
+    """
     if root is None:
         root = parse(msg)
     state = [False]
-    out = bytearray()
+    out: list[Piece] = []
     part = root if not part_path else find_part(root, part_path)
     if part is None:
         return None
@@ -179,11 +251,49 @@ def _binary(msg: bytes, part_path: tuple[int, ...], root: Part | None) -> tuple[
         current = stack.pop()
         _cte(current.header(msg))
         stack.extend(current.children)
-    _emit(msg, part, not part_path, out, state)
+    _plan(msg, part, not part_path, out, state)
     if not state[0]:
         # nothing was decoded: Dovecot sends the section exactly as stored
-        return msg[part.header_start if not part_path else part.body_start : part.body_end], False
-    return bytes(out), True
+        return [(part.header_start if not part_path else part.body_start, part.body_end)], False
+    return out, True
+
+
+def _ranges(msg, start: int, stop: int) -> Iterator[bytes]:
+    chunks = getattr(msg, "chunks", None)
+    if chunks is not None:
+        yield from chunks(start, stop)
+    elif start < stop:
+        yield msg[start:stop]
+
+
+def binary_chunks(msg, pieces: list[Piece]) -> Iterator[bytes]:
+    """The octets of planned pieces, a chunk at a time (``BinaryDecodeError`` on bad data)."""
+    for piece in pieces:
+        if type(piece) is bytes:
+            if piece:
+                yield piece
+        elif len(piece) == 2:
+            yield from _ranges(msg, piece[0], piece[1])
+        else:
+            decoder = _decoder(piece[0])
+            for data in _ranges(msg, piece[1], piece[2]):
+                out = decoder.feed(data)
+                if out:
+                    yield out
+            tail = decoder.finish()
+            if tail:
+                yield tail
+
+
+def _binary(msg: bytes, part_path: tuple[int, ...], root: Part | None) -> tuple[bytes, bool] | None:
+    plan = binary_plan(msg, part_path, root)
+    if plan is None:
+        return None
+    pieces, decoded = plan
+    if not decoded:
+        start, stop = pieces[0]  # type: ignore[misc]
+        return msg[start:stop], False
+    return b"".join(binary_chunks(msg, pieces)), True
 
 
 def binary(msg: bytes, part_path: tuple[int, ...], root: Part | None = None) -> bytes | None:

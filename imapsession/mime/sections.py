@@ -11,6 +11,10 @@
   empty literal (``BODY[5] {0}``), see ``missing_section_value``.
 * NUL octets are sent as 0x80 (Dovecot does so for every non-BINARY fetch).
 * Dovecot always sends these values as literals, even when empty.
+
+``section_range`` says where the value lies instead of copying it, so a
+large stored message (``stream.StoredMessage``) can send it in chunks;
+``section`` is that range read (the in-memory path).
 """
 
 from __future__ import annotations
@@ -85,15 +89,29 @@ def section(msg: bytes, sect: Section, root: Part | None = None) -> bytes | None
 
     ``root`` is ``parse(msg)`` when the caller already has it.
     """
+    value = section_range(msg, sect, root)
+    if value is None or type(value) is bytes:
+        return value
+    start, stop = value
+    return _nonuls(msg[start:stop])
+
+
+def section_range(msg, sect: Section, root: Part | None = None) -> bytes | tuple[int, int] | None:
+    """Where BODY[sect] lies in ``msg`` as (start, stop), or its octets when they
+    are computed (HEADER.FIELDS), or None when the part is missing.
+
+    A range is sent with NUL as 0x80, like every BODY[] value.  On a stored
+    message ``root`` is required (the top header then ends where it says).
+    """
     text = (sect.text or "").upper() or None
     if not sect.part:
         if text is None:
-            return _nonuls(msg)
-        hend = top_header_end(msg)
+            return 0, len(msg)
+        hend = top_header_end(msg) if type(msg) is bytes or root is None else root.body_start
         if text == "HEADER":
-            return _nonuls(msg[:hend])
+            return 0, hend
         if text == "TEXT":
-            return _nonuls(msg[hend:])
+            return hend, len(msg)
         if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
             return header_fields(msg[:hend], sect.fields, text.endswith(".NOT"))
         raise ValueError(f"BODY[{sect.to_wire()}] is not a valid section")
@@ -103,16 +121,16 @@ def section(msg: bytes, sect: Section, root: Part | None = None) -> bytes | None
     if part is None:
         return None
     if text is None:
-        return _nonuls(part.body(msg))
+        return part.body_start, part.body_end
     if text == "MIME":
-        return _nonuls(part.header(msg))
+        return part.header_start, part.body_start
     if not part.is_message or part.message is None:
         return None
     inner = part.message
     if text == "HEADER":
-        return _nonuls(inner.header(msg))
+        return inner.header_start, inner.body_start
     if text == "TEXT":
-        return _nonuls(inner.body(msg))
+        return inner.body_start, inner.body_end
     if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
         # Dovecot's header filter re-reads from the enclosed message's start up
         # to the first blank line, ignoring where the parser ended that header.

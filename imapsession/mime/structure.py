@@ -14,6 +14,14 @@ descended into (BODYSTRUCTURE then calls it application/octet-stream), and
 once 10,000 parts exist no further boundaries are recognised.  So any input,
 including 10,000 nested levels, gives a tree at most 100 deep, in time
 linear in its size.
+
+The parser reads ``msg`` only through ``find``, indexing, slicing and
+``startswith``, always near a forward-moving position, so the same code runs
+on ``bytes`` (small messages, in memory) and on ``stream._Window`` (a large
+message read from its file a chunk at a time, see ``stream.py``): one set of
+rules for both.  A boundary line is looked at no further than
+``_LINE_PEEK`` octets, which decides it exactly (boundaries are at most 80
+octets), so a long line never has to be held.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from .rfc822 import Tokenizer, rfc2231_params
 MAX_NESTED_PARTS = 100
 MAX_TOTAL_PARTS = 10000
 BOUNDARY_MAX_LEN = 80
+# how far a possible boundary line is read: beyond "--", a boundary, "--", CR
+_LINE_PEEK = BOUNDARY_MAX_LEN + 8
 
 # flags (the subset of Dovecot's MESSAGE_PART_FLAG_* that changes output)
 MULTIPART = 0x01
@@ -79,7 +89,7 @@ class Part:
 
 
 class _Node:
-    __slots__ = ("start", "hsize", "bsize", "flags", "children", "parent", "depth")
+    __slots__ = ("start", "hsize", "bsize", "flags", "children", "parent", "depth", "lines")
 
     def __init__(self, start: int, parent: _Node | None, flags: int = 0):
         self.start = start
@@ -89,15 +99,16 @@ class _Node:
         self.children: list[_Node] = []
         self.parent = parent
         self.depth = 0 if parent is None else parent.depth + 1
+        self.lines = 0  # LFs before the body start, then in the body (streamed parse only)
 
-    def freeze(self, msg: bytes) -> Part:
+    def freeze(self, msg) -> Part:
         body_start = self.start + self.hsize
         body_end = body_start + self.bsize
         return Part(
             header_start=self.start,
             body_start=body_start,
             body_end=body_end,
-            body_lines=msg.count(b"\n", body_start, body_end),
+            body_lines=msg.count(b"\n", body_start, body_end) if type(msg) is bytes else self.lines,
             flags=self.flags,
             children=tuple(child.freeze(msg) for child in self.children),
         )
@@ -128,11 +139,14 @@ def content_type_flags(value: bytes) -> tuple[int, bytes | None]:
 
 
 class _Parser:
-    def __init__(self, msg: bytes):
+    """One walk over ``msg``: ``bytes``, or a ``stream._Window`` (then ``window`` is set)."""
+
+    def __init__(self, msg):
         self.msg = msg
         self.size = len(msg)
         self.total = 1
         self.bounds: list[tuple[bytes, _Node]] = []  # newest last
+        self.window = None if type(msg) is bytes else msg
 
     # -- boundaries -------------------------------------------------------------------
 
@@ -143,8 +157,12 @@ class _Parser:
             return None
         if self.total >= MAX_TOTAL_PARTS:
             return None
-        lf = msg.find(b"\n", pos + 2)
-        line_end = self.size if lf < 0 else lf
+        lf = msg.find(b"\n", pos + 2, pos + 2 + _LINE_PEEK)
+        if lf < 0 and pos + 2 + _LINE_PEEK < self.size:
+            # longer than any boundary plus "--": only a prefix match can be found
+            lf, line_end = pos + 2 + _LINE_PEEK, pos + 2 + _LINE_PEEK
+        else:
+            line_end = self.size if lf < 0 else lf
         if lf >= 0 and line_end > pos + 2 and msg[line_end - 1] == 0x0D:
             line_end -= 1
         length = line_end - (pos + 2)
@@ -257,7 +275,13 @@ class _Parser:
         header_next = True
         while True:
             if header_next:
+                window = self.window
+                if window is not None:
+                    window.pin = node.start  # the header is kept whole (see stream.py)
                 pos, multipart, seen_ct = self.parse_header(node, pos)
+                if window is not None:
+                    window.header_done(node.start, node.start + node.hsize)
+                    node.lines = window.lines_before(node.start + node.hsize)
                 self.finish_header(node, seen_ct)
                 if multipart:
                     pass
@@ -292,6 +316,7 @@ class _Parser:
             while node is not owner:
                 parent = node.parent
                 assert parent is not None
+                self._ended(node)
                 parent.bsize += node.hsize + node.bsize
                 node = parent
             epilogue = msg[line + 2 + len(boundary) : line + 4 + len(boundary)] == b"--"
@@ -310,9 +335,16 @@ class _Parser:
                 node = child
                 header_next = True
         while node.parent is not None:
+            self._ended(node)
             node.parent.bsize += node.hsize + node.bsize
             node = node.parent
+        self._ended(root)
         return root
+
+    def _ended(self, node: _Node) -> None:
+        """A streamed parse counts a body's LFs when the body ends (still in the window)."""
+        if self.window is not None:
+            node.lines = self.window.lines_before(node.start + node.hsize + node.bsize) - node.lines
 
 
 def parse(msg: bytes) -> Part:
