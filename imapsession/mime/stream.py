@@ -76,10 +76,11 @@ def crlf_chunks(stream: BinaryIO, raw_start: int = 0, chunk: int | None = None) 
 class _Window:
     """The parser's view of a message being read: ``bytes``-like near a forward position.
 
-    A search drops what lies before its start (less ``_MARGIN``), an open
-    search also what it has scanned, unless a header being parsed is pinned
-    (the parser only looks near a search's start or its result); indexing
-    and slicing read ahead as needed.
+    A search drops what lies before its start (less ``_MARGIN``), a far one
+    also what it has scanned (the parser then looks only near its result),
+    unless a header being parsed is pinned to be kept; a pin is given up
+    once the header outgrows what is left of ``HEADERS_KEPT``.  Indexing and
+    slicing read ahead as needed.
     """
 
     def __init__(self, chunks: Iterator[tuple[int, bytes]], size: int):
@@ -116,7 +117,10 @@ class _Window:
 
     def _drop(self, before: int) -> None:
         if self.pin is not None:
-            before = min(before, self.pin)
+            if self.end - self.pin > HEADERS_KEPT - self._kept:
+                self.pin = None  # too big to keep: read again from the file when asked for
+            else:
+                before = min(before, self.pin)
         cut = before - self.start
         if cut > 0 and (cut >= CHUNK or cut * 2 >= len(self.buf)):
             self._lines += self.buf.count(b"\n", 0, cut)
@@ -127,9 +131,10 @@ class _Window:
         while self.end < stop and not self.eof:
             self._more()
 
-    def find(self, sub: bytes, start: int, end: int | None = None) -> int:
+    def find(self, sub: bytes, start: int, end: int | None = None, far: bool = False) -> int:
+        """``bytes.find``; a ``far`` search forgets what it has scanned past."""
         limit = self._size if end is None else min(end, self._size)
-        keep = start  # a bounded search keeps its start; an open one only what it still scans
+        keep = start
         while True:
             self._drop(keep - _MARGIN)
             assert start >= self.start, "the parser looked behind its window"
@@ -139,7 +144,7 @@ class _Window:
             if self.end >= limit or self.eof:
                 return -1
             start = max(start, self.end - len(sub) + 1)
-            if end is None:
+            if far:
                 keep = start
             self._more()
 
@@ -158,7 +163,7 @@ class _Window:
 
     def header_done(self, start: int, stop: int) -> None:
         """A part's header ends: keep its octets (within ``HEADERS_KEPT``), unpin."""
-        if self._kept + (stop - start) <= HEADERS_KEPT:
+        if self.pin == start and self._kept + (stop - start) <= HEADERS_KEPT:
             self.headers[(start, stop)] = self[start:stop]
             self._kept += stop - start
         self.pin = None

@@ -21,7 +21,8 @@ on ``bytes`` (small messages, in memory) and on ``stream._Window`` (a large
 message read from its file a chunk at a time, see ``stream.py``): one set of
 rules for both.  A boundary line is looked at no further than
 ``_LINE_PEEK`` octets, which decides it exactly (boundaries are at most 80
-octets), so a long line never has to be held.
+octets), and only Content-Type and MIME-Version header fields are read
+into memory, so a long line or header never has to be held (``find_far``).
 """
 
 from __future__ import annotations
@@ -148,6 +149,13 @@ class _Parser:
         self.bounds: list[tuple[bytes, _Node]] = []  # newest last
         self.window = None if type(msg) is bytes else msg
 
+    def find_far(self, sub: bytes, start: int) -> int:
+        """``msg.find`` for a search whose skipped octets are never looked at again
+        (a body, an uninteresting header line): a window may forget them as it goes."""
+        if self.window is None:
+            return self.msg.find(sub, start)
+        return self.window.find(sub, start, far=True)
+
     # -- boundaries -------------------------------------------------------------------
 
     def find_boundary(self, pos: int) -> tuple[bytes, _Node] | None:
@@ -192,13 +200,19 @@ class _Parser:
         last_boundary: bytes | None = None
         multipart = False
         eoh = False
-        field: bytes | None = None  # the field being accumulated (raw lines)
+        in_field = False
+        # the raw lines of the field being read, when it may be Content-Type or
+        # MIME-Version (the only ones that matter here; others are skipped unread)
+        field: list[bytes] | None = None
         while True:
             at_line = pos < size
             # a complete field is processed once the next line is not a continuation
-            if field is not None and not (at_line and not eoh and msg[pos] in (0x20, 0x09)):
-                seen_ct, last_boundary = self._header_field(node, field, seen_ct, last_boundary)
-                field = None
+            if in_field and not (at_line and not eoh and msg[pos] in (0x20, 0x09)):
+                if field is not None:
+                    seen_ct, last_boundary = self._header_field(node, b"".join(field), seen_ct,
+                                                                last_boundary)
+                    field = None
+                in_field = False
             if not at_line:
                 break
             if last_boundary is not None and node.flags & IS_MIME and (
@@ -219,17 +233,19 @@ class _Parser:
                 return pos, multipart, seen_ct
             if eoh:
                 break
-            lf = msg.find(b"\n", pos)
+            if not in_field and msg[pos : pos + 12].lower() in (b"content-type", b"mime-version"):
+                field = []
+            lf = msg.find(b"\n", pos) if field is not None else self.find_far(b"\n", pos)
             end = size if lf < 0 else lf + 1
             if lf == pos or (lf == pos + 1 and msg[pos] == 0x0D):
                 eoh = True
                 prev_nl = end - pos
                 pos = end
+                field = None  # a blank line: no field began here
                 continue
-            if field is None:
-                field = msg[pos:end]
-            else:
-                field += msg[pos:end]
+            in_field = True
+            if field is not None:
+                field.append(msg[pos:end])
             prev_nl = 0 if lf < 0 else (2 if lf > pos and msg[lf - 1] == 0x0D else 1)
             pos = end
         node.hsize = pos - start
@@ -301,7 +317,7 @@ class _Parser:
             line = delim = scan = pos
             found = self.find_boundary(pos)
             while found is None:
-                lf = msg.find(b"\n--", scan)
+                lf = self.find_far(b"\n--", scan)
                 if lf < 0:
                     break
                 line = lf + 1
@@ -322,7 +338,7 @@ class _Parser:
             epilogue = msg[line + 2 + len(boundary) : line + 4 + len(boundary)] == b"--"
             index = next(i for i in range(len(self.bounds) - 1, -1, -1) if self.bounds[i][1] is owner)
             del self.bounds[index if epilogue else index + 1 :]
-            lf = msg.find(b"\n", line)
+            lf = self.find_far(b"\n", line)
             end = size if lf < 0 else lf + 1
             node.bsize += end - delim
             pos = end
