@@ -522,14 +522,14 @@ class _MessageStream(io.RawIOBase):
     here; the session's next sync sees it.
     """
 
-    def __init__(self, path: str, head: bytes, body_off: int, end_off: int,
-                 st: os.stat_result):
+    def __init__(self, path: str, fd: int, head: bytes, body_off: int, end_off: int,
+                 ino: int):
         super().__init__()
-        self._fd = os.open(path, os.O_RDONLY)
+        self._fd = fd  # a dup of the mailbox's descriptor; closed with the stream
         self._path = path
         self._head = head
         self._body_off, self._end = body_off, end_off
-        self._ino = st.st_ino
+        self._ino = ino
         self._pos = 0
 
     def readable(self) -> bool:
@@ -572,6 +572,8 @@ class MboxMailbox(Mailbox):
         self._box_id: int | None = None
         self._cache_values: dict[str, dict[int, bytes]] = {}
         self._pending_values: list[tuple[int, int, str, bytes]] = []
+        self._fd: int | None = None  # read-only, kept while the file is the same inode
+        self._reading: tuple[tuple[int, int, int], dict[int, tuple]] | None = None
 
     def _row(self) -> tuple:
         folder = self._folder
@@ -639,30 +641,50 @@ class MboxMailbox(Mailbox):
 
     # reading -------------------------------------------------------------------------
 
-    def _span(self, uid: int) -> tuple:
-        got = self._store.index.db.execute(
-            "SELECT hdr_off, hdr_end, body_off, end_off FROM mbox_span WHERE mailbox_id = ?"
-            " AND uid = ?", (self._id(), uid)).fetchone()
-        if got is None:
+    def _reader(self, uid: int) -> tuple[int, tuple[int, int, int, int]]:
+        """A read-only descriptor on the file and the message's offsets.
+
+        While the file's inode, mtime and size are those the offsets were loaded
+        for, one stat is the whole cost (every write of ours or another program's
+        moves the mtime); otherwise the index is brought up to date first and the
+        offsets of the whole mailbox are read again in one query.
+        """
+        st = os.stat(self._folder.path)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._reading is None or self._reading[0] != stamp:
+            row = self._row()  # follows a rewrite (or finishes a journal) first
+            spans = {u: tuple(rest) for u, *rest in self._store.index.db.execute(
+                "SELECT uid, hdr_off, hdr_end, body_off, end_off FROM mbox_span"
+                " WHERE mailbox_id = ?", (row[_ID],))}
+            if self._fd is None or self._reading is None or self._reading[0][0] != row[_INO]:
+                self._close_fd()
+                self._fd = os.open(self._folder.path, os.O_RDONLY)
+            self._reading = ((row[_INO], row[_MTIME], row[_SIZE]), spans)
+        span = self._reading[1].get(uid)
+        if span is None:
             raise MessageGone(f"Message UID {uid} has been expunged")
-        return got
+        assert self._fd is not None
+        return self._fd, span  # type: ignore[return-value]
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def read_message(self, uid: int) -> bytes:
-        self._row()  # follow a rewrite by another program before trusting offsets
-        hdr_off, hdr_end, body_off, end_off = self._span(uid)
-        with self._folder.open(write=False) as fd:
+        fd, (hdr_off, hdr_end, body_off, end_off) = self._reader(uid)
+        with locked(self._folder.path, fd, write=False):
             header = os.pread(fd, hdr_end - hdr_off, hdr_off)
             body = os.pread(fd, end_off - body_off, body_off)
         return fmt.visible_header(header) + (b"\n" if body_off > hdr_end else b"") + body
 
     def open_message(self, uid: int) -> BinaryIO:
-        self._row()
-        hdr_off, hdr_end, body_off, end_off = self._span(uid)
-        with self._folder.open(write=False) as fd:
+        fd, (hdr_off, hdr_end, body_off, end_off) = self._reader(uid)
+        with locked(self._folder.path, fd, write=False):
             head = fmt.visible_header(os.pread(fd, hdr_end - hdr_off, hdr_off)) + (
                 b"\n" if body_off > hdr_end else b"")
-            st = os.fstat(fd)
-        stream = _MessageStream(self._folder.path, head, body_off, end_off, st)
+        stream = _MessageStream(self._folder.path, os.dup(fd), head, body_off, end_off,
+                                os.fstat(fd).st_ino)
         return io.BufferedReader(stream, 1 << 16)  # type: ignore[return-value]
 
     def meta(self, uid: int) -> MessageMeta:
@@ -836,6 +858,8 @@ class MboxMailbox(Mailbox):
 
     def close(self) -> None:
         self._flush_cache()
+        self._close_fd()
+        self._reading = None
 
 
 # --- the store ----------------------------------------------------------------------------
