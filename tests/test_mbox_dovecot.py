@@ -205,3 +205,24 @@ def test_the_awkward_corpus_delivered_to_an_mbox_reads_the_same_in_both(tmp_path
     assert len(theirs["messages"]) == len(corpus)
     theirs.pop("uidvalidity"), mine.pop("uidvalidity")
     assert mine == theirs
+
+
+def test_a_session_follows_dovecot_rewriting_the_file_under_it(tmp_path):
+    """Dovecot expunges and flags in the same file while our session has it selected."""
+    home = _home(tmp_path, "shared")
+    with spawn_ours_mbox(home) as ours:
+        _append_all(ours, [("", "", f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode())
+                           for i in range(1, 4)])
+        ours.command("SELECT INBOX")
+        assert b"body 1" in b"".join(ours.command("FETCH 1 BODY.PEEK[]"))  # offsets cached
+        with spawn_dovecot_mbox(home) as dovecot:  # chowns the tree: Dovecot runs as nobody
+            dovecot.command("SELECT INBOX")
+            dovecot.command("STORE 1 +FLAGS (\\Deleted)")
+            assert dovecot.command("EXPUNGE")[-1].split()[1] == b"OK"
+            dovecot.command("STORE 2 +FLAGS (\\Flagged)")  # was message 3
+            dovecot.logout()
+        answer = b"".join(ours.command("UID FETCH 2:3 (BODY.PEEK[TEXT])"))
+        assert b"body 2" in answer and b"body 3" in answer and b"body 1" not in answer
+        told = answer + b"".join(ours.command("NOOP"))  # UID FETCH may already tell
+        assert b"* 1 EXPUNGE" in told and b"(UID 3 FLAGS (\\Flagged" in told, told
+        ours.logout()
