@@ -306,3 +306,18 @@ def test_parsing_a_window_at_a_time_finds_the_same_messages(tmp_path):
         assert mbox_format.parse_fd(fd, whole[2].from_off, len(data), 16) == whole[2:]
     finally:
         os.close(fd)
+
+
+def test_a_large_message_goes_out_streamed_and_whole(c):
+    """Over the streaming threshold: FETCH reads the body from the file in chunks."""
+    body = b"".join(b"line %07d of a large body, From lines quoted\r\n" % i
+                    for i in range(120_000))  # about 6 MB
+    msg = b"Subject: big\r\n\r\n" + body
+    c.append(msg)
+    c.ok("s SELECT INBOX")
+    out = c.session.receive(b"f FETCH 1 BODY.PEEK[]\r\n")
+    head = b"* 1 FETCH (BODY[] {%d}\r\n" % len(msg)
+    assert out.startswith(head) and out[len(head):len(head) + len(msg)] == msg
+    assert out.endswith(b")\r\nf OK Fetch completed.\r\n")
+    part = c.session.receive(b"g FETCH 1 BODY.PEEK[TEXT]<1000000.20>\r\n")
+    assert body[1_000_000:1_000_020] in part
