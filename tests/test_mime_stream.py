@@ -24,6 +24,7 @@ from test_mime_properties import TREES, _Renderer
 from imapsession import mime
 from imapsession.commands import fetch
 from imapsession.mime import stream
+from imapsession.mime.structure import fields_header, find_part
 from imapsession.protocol.types import Section
 from imapsession.session import Session
 from imapsession.storage.maildir import open_maildir
@@ -62,7 +63,7 @@ def _everything(msg, root) -> dict:
     """Every value the FETCH side derives from a message, keyed by what it is."""
     out = {
         "root": root,
-        "envelope": mime.envelope_of_header(root.header(msg)),
+        "envelope": mime.envelope_of_header(fields_header(msg, root)),
         "body": mime.body_structure(msg, False, root),
         "bodystructure": mime.body_structure(msg, True, root),
     }
@@ -73,6 +74,9 @@ def _everything(msg, root) -> dict:
             fields = _FIELDS if text and text.startswith("HEADER.FIELDS") else ()
             sect = Section(path, text, fields)
             out["section", path, text] = mime.section(msg, sect, root)
+        part = find_part(root, path) if path else None
+        if part is not None and part.is_message:
+            out["envelope", path] = mime.envelope(msg, part)
         out["binary", path] = _outcome(lambda path=path: (
             mime.binary(msg, path, root), mime.binary_is_literal8(msg, path, root)))
     return out
@@ -100,6 +104,7 @@ def test_corpus_streamed_equals_in_memory(name, raw):
     for chunk in (1, 3, 7, 64):
         _check(raw, chunk)
     _check(raw, 5, headers_kept=0)  # every header read back from the file
+    _check(raw, 3, headers_kept=150)  # some kept, some as their Content-*/envelope fields
     lf_only = mime.to_crlf(raw).replace(b"\r\n", b"\n")
     _check(lf_only, 2)
 
@@ -111,12 +116,12 @@ def test_generated_corpus_streamed_equals_in_memory(seed):
 
 
 @settings(max_examples=150, deadline=None)
-@given(TREES, st.integers(1, 40), st.booleans(), st.booleans())
-def test_random_trees(tree, chunk, lf_only, keep_headers):
+@given(TREES, st.integers(1, 40), st.booleans(), st.sampled_from([stream.HEADERS_KEPT, 0, 60, 300]))
+def test_random_trees(tree, chunk, lf_only, headers_kept):
     raw = _Renderer().message(tree)
     if lf_only:
         raw = raw.replace(b"\r\n", b"\n")
-    _check(raw, chunk, stream.HEADERS_KEPT if keep_headers else 0)
+    _check(raw, chunk, headers_kept)
 
 
 _TOKENS = st.sampled_from([
@@ -126,13 +131,16 @@ _TOKENS = st.sampled_from([
     b"Content-Type: message/rfc822\n", b"Content-Type: text/plain\r\n", b"MIME-Version: 1.0\n",
     b"Content-Transfer-Encoding: base64\n", b"Content-Transfer-Encoding: quoted-printable\r\n",
     b"QUJD", b"QQ==", b"=41", b"=\n", b"=\r\n", b"Subject: s\n", b"From: a@b\n", b"x" * 100,
+    b"To: <c@d>, e@f\n", b"Date: 1 Jan 2024\n", b"Content-ID: <x>\n", b"To-Do: x\n",
+    b"Content-Disposition: attachment; filename=a\n", b"CC :g@h\r\n", b"Message-ID: <m>\n",
 ])
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_TOKENS, max_size=60).map(b"".join), st.integers(1, 12))
-def test_random_bytes(raw, chunk):
-    _check(raw, chunk)
+@given(st.lists(_TOKENS, max_size=60).map(b"".join), st.integers(1, 12),
+       st.sampled_from([stream.HEADERS_KEPT, 0, 40]))
+def test_random_bytes(raw, chunk, headers_kept):
+    _check(raw, chunk, headers_kept)
 
 
 # -- the FETCH side ---------------------------------------------------------------------

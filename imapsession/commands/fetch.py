@@ -21,7 +21,7 @@ def _envelope(message: _Message) -> bytes:
 
     stored = message.stored
     if stored is not None:  # the top header, kept with the streamed parse
-        return mime.envelope_of_header(stored.root.header(stored))
+        return mime.envelope_of_header(stored.fields_header(stored.root))
     # no part: given one, envelope() describes the message a message/rfc822 body encloses
     return mime.envelope(message.data)
 

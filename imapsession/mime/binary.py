@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from .headers import iter_fields
 from .rfc822 import Tokenizer
-from .structure import Part, find_part, parse
+from .structure import Part, fields_header, find_part, parse
 
 
 class UnknownCTE(Exception):
@@ -212,7 +212,7 @@ Piece = bytes | tuple[int, int] | tuple[str, int, int]
 
 
 def _plan(msg, part: Part, include_header: bool, out: list[Piece], state: list[bool]) -> None:
-    kind = _cte(part.header(msg))
+    kind = _cte(fields_header(msg, part))
     if include_header:
         if kind in (_BASE64, _QP):
             out.append(_binary_header(part.header(msg)))
@@ -249,7 +249,7 @@ def binary_plan(msg, part_path: tuple[int, ...], root: Part | None = None
     stack = [part]
     while stack:
         current = stack.pop()
-        _cte(current.header(msg))
+        _cte(fields_header(msg, current))
         stack.extend(current.children)
     _plan(msg, part, not part_path, out, state)
     if not state[0]:

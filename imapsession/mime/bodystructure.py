@@ -10,7 +10,7 @@ from __future__ import annotations
 from .envelope import envelope_of_header
 from .partdata import ContentData, Params, content_data
 from .quote import nstring_nolf, string
-from .structure import MULTIPART_DIGEST, Part, parse
+from .structure import MULTIPART_DIGEST, Part, fields_header, parse
 
 _EMPTY_BODY = b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0)'
 _EMPTY_BODYSTRUCTURE = b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)'
@@ -80,7 +80,7 @@ def _write(msg: bytes, part: Part, extended: bool, parent: Part | None, out: lis
         out.append(b" %d" % part.body_lines)
     elif part.is_message and part.message is not None:
         inner = part.message
-        out.append(b" " + envelope_of_header(inner.header(msg)) + b" (")
+        out.append(b" " + envelope_of_header(fields_header(msg, inner)) + b" (")
         _write(msg, inner, extended, part, out)
         out.append(b") %d" % part.body_lines)
     if extended:

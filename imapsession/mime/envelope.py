@@ -5,7 +5,7 @@ from __future__ import annotations
 from .address import Address
 from .partdata import envelope_data
 from .quote import for_humans, nstring, nstring_nolf
-from .structure import Part
+from .structure import Part, fields_header
 
 
 def _addresses(addresses: tuple[Address, ...]) -> bytes:
@@ -45,7 +45,7 @@ def envelope(msg: bytes, part: Part | None = None) -> bytes:
         return envelope_of_header(msg[: top_header_end(msg)])
     if part.is_message and part.message is not None:
         part = part.message
-    return envelope_of_header(part.header(msg))
+    return envelope_of_header(fields_header(msg, part))
 
 
 def top_header_end(msg: bytes, start: int = 0) -> int:

@@ -16,7 +16,7 @@ import attrs
 from .address import Address, parse_addresses
 from .headers import iter_fields
 from .rfc822 import NUL_REPLACEMENT, Tokenizer, rfc2231_params
-from .structure import IS_MIME, Part
+from .structure import IS_MIME, Part, fields_header
 
 
 def header_strdup(value: bytes) -> bytes:
@@ -93,7 +93,7 @@ def content_data(msg: bytes, part: Part) -> ContentData:
     if not part.flags & IS_MIME:
         return ContentData()
     fields: dict[str, object] = {}
-    for name, value, _s, _e in iter_fields(part.header(msg)):
+    for name, value, _s, _e in iter_fields(fields_header(msg, part)):
         lname = name.lower()
         if not lname.startswith(b"content-"):
             continue

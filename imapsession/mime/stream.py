@@ -18,7 +18,11 @@ Memory: the window is about two chunks, plus a header while it is being
 parsed (a header is held whole, as Dovecot's header parser holds a field;
 Dovecot caps a header block at 10 MiB, ``MESSAGE_HEADER_BLOCK_DEFAULT_MAX_SIZE``).
 Headers are kept in the tree up to ``HEADERS_KEPT`` octets in all; past that
-a header is read again from the file when asked for.
+a header is read again from the file when a section asks for it, and for
+ENVELOPE, BODYSTRUCTURE and BINARY's encodings only its Content-* and
+envelope fields are kept (``fields_header``; a header of 90 MB of other
+fields costs nothing).  Only when those fields themselves pass the limit
+is the whole header read back.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from .structure import Part, _Parser
 CHUNK = 256 * 1024  # octets read from the file at a time (tests make it tiny)
 HEADERS_KEPT = 4 * 1024 * 1024  # header octets kept with the tree, all parts together
 _MARGIN = 16  # octets kept before a search's start (the parser looks back at most 2)
+# fields partdata.py and envelope.py read, besides every Content-*
+_ENVELOPE_NAMES = (b"date", b"subject", b"message-id", b"in-reply-to", b"from", b"sender",
+                   b"reply-to", b"to", b"cc", b"bcc")
 
 Opener = Callable[[], BinaryIO]
 
@@ -94,6 +101,8 @@ class _Window:
         self.eof = False
         self.checkpoints: list[tuple[int, int]] = []  # (CRLF offset, file offset) per chunk
         self.headers: dict[tuple[int, int], bytes] = {}
+        self.fields: dict[tuple[int, int], bytes] = {}  # Content-*/envelope fields of big headers
+        self._collected: list[bytes] | None = []
         self._kept = 0
 
     def __len__(self) -> int:
@@ -161,11 +170,39 @@ class _Window:
     def startswith(self, prefix: bytes, pos: int) -> bool:
         return self[pos : pos + len(prefix)] == prefix
 
+    @staticmethod
+    def wants(head: bytes) -> bool:
+        """Whether a field whose line starts with ``head`` (12 octets, lower case) may be one
+        ``fields_header`` must hold: a name then a blank or a colon."""
+        if head.startswith(b"content-"):
+            return True
+        for name in _ENVELOPE_NAMES:
+            if head.startswith(name) and head[len(name) : len(name) + 1] in (b":", b" ", b"\t"):
+                return True
+        return False
+
+    def collect(self, raw: bytes) -> None:
+        """A wanted field of the header being parsed (kept if the header is not)."""
+        if self._collected is not None:
+            if self._kept + len(raw) > HEADERS_KEPT:
+                self._kept -= sum(map(len, self._collected))
+                self._collected = None  # too much: the whole header is read back when asked
+            else:
+                self._collected.append(raw)
+                self._kept += len(raw)
+
     def header_done(self, start: int, stop: int) -> None:
         """A part's header ends: keep its octets (within ``HEADERS_KEPT``), unpin."""
+        collected = self._collected
+        if collected is not None:
+            self._kept -= sum(map(len, collected))
         if self.pin == start and self._kept + (stop - start) <= HEADERS_KEPT:
             self.headers[(start, stop)] = self[start:stop]
             self._kept += stop - start
+        elif collected is not None:
+            self.fields[(start, stop)] = b"".join(collected)
+            self._kept += sum(map(len, collected))
+        self._collected = []
         self.pin = None
 
     def lines_before(self, pos: int) -> int:
@@ -191,8 +228,10 @@ class StoredMessage:
 
     def __init__(self, opener: Opener, size: int, root: Part,
                  checkpoints: list[tuple[int, int]], headers: dict[tuple[int, int], bytes],
-                 handle: BinaryIO | None = None):
+                 handle: BinaryIO | None = None,
+                 fields: dict[tuple[int, int], bytes] | None = None):
         self._opener = opener
+        self._fields = fields or {}
         self._handle = handle  # a seekable file kept open: the message stays readable
         self.size = size
         self.root = root
@@ -233,6 +272,14 @@ class StoredMessage:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+    def fields_header(self, part: Part) -> bytes:
+        """The header to read Content-* and envelope fields from (see the module notes)."""
+        key = (part.header_start, part.body_start)
+        kept = self._headers.get(key)
+        if kept is None:
+            kept = self._fields.get(key)
+        return kept if kept is not None else self[key[0] : key[1]]
 
     def __getitem__(self, key):
         if isinstance(key, slice):
@@ -280,4 +327,5 @@ def parse_stored(opener: Opener, size: int) -> StoredMessage:
     handle = stream if stream.seekable() else None
     if handle is None:
         stream.close()
-    return StoredMessage(opener, size, root, window.checkpoints, window.headers, handle)
+    return StoredMessage(opener, size, root, window.checkpoints, window.headers, handle,
+                         window.fields)

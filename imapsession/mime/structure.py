@@ -203,14 +203,21 @@ class _Parser:
         in_field = False
         # the raw lines of the field being read, when it may be Content-Type or
         # MIME-Version (the only ones that matter here; others are skipped unread)
+        # or, on a window, one it collects (see stream.py)
         field: list[bytes] | None = None
+        needed = False
+        window = self.window
         while True:
             at_line = pos < size
             # a complete field is processed once the next line is not a continuation
             if in_field and not (at_line and not eoh and msg[pos] in (0x20, 0x09)):
                 if field is not None:
-                    seen_ct, last_boundary = self._header_field(node, b"".join(field), seen_ct,
-                                                                last_boundary)
+                    raw = b"".join(field)
+                    if needed:
+                        seen_ct, last_boundary = self._header_field(node, raw, seen_ct,
+                                                                    last_boundary)
+                    if window is not None:
+                        window.collect(raw)
                     field = None
                 in_field = False
             if not at_line:
@@ -233,8 +240,11 @@ class _Parser:
                 return pos, multipart, seen_ct
             if eoh:
                 break
-            if not in_field and msg[pos : pos + 12].lower() in (b"content-type", b"mime-version"):
-                field = []
+            if not in_field:
+                head = msg[pos : pos + 12].lower()
+                needed = head in (b"content-type", b"mime-version")
+                if needed or (window is not None and window.wants(head)):
+                    field = []
             lf = msg.find(b"\n", pos) if field is not None else self.find_far(b"\n", pos)
             end = size if lf < 0 else lf + 1
             if lf == pos or (lf == pos + 1 and msg[pos] == 0x0D):
@@ -366,6 +376,15 @@ class _Parser:
 def parse(msg: bytes) -> Part:
     """The part tree of a message in CRLF form (see the module notes for limits)."""
     return _Parser(msg).run().freeze(msg)
+
+
+def fields_header(msg, part: Part) -> bytes:
+    """``part``'s header for reading Content-* and envelope fields from.
+
+    On a ``stream.StoredMessage`` whose header was too big to keep, this is
+    just those fields, in order (``iter_fields`` finds the same values).
+    """
+    return part.header(msg) if type(msg) is bytes else msg.fields_header(part)
 
 
 def find_part(root: Part, path: tuple[int, ...]) -> Part | None:
