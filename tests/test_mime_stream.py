@@ -12,6 +12,7 @@ sends from memory.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import itertools
 import random
@@ -31,6 +32,7 @@ from imapsession.storage.maildir import open_maildir
 from mailgen import load_corpus, random_corpus
 
 CORPUS = load_corpus()
+binary = importlib.import_module("imapsession.mime.binary")  # the package's name is the function
 
 _PATHS = [()] + [p for n in (1, 2, 3) for p in itertools.product((1, 2, 3), repeat=n)]
 _TEXTS = (None, "MIME", "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT")
@@ -39,13 +41,14 @@ _FIELDS = ("Subject", "Content-Type", "From")
 
 @contextlib.contextmanager
 def _chunked(chunk: int, headers_kept: int = stream.HEADERS_KEPT):
-    """Force tiny reads (and optionally no kept headers) inside the block."""
-    saved = stream.CHUNK, stream.HEADERS_KEPT
-    stream.CHUNK, stream.HEADERS_KEPT = chunk, headers_kept
+    """Force tiny reads (and optionally fewer kept headers) inside the block; the
+    quoted-printable decoder then cuts every unfinished line too."""
+    saved = stream.CHUNK, stream.HEADERS_KEPT, binary._QP_HOLD
+    stream.CHUNK, stream.HEADERS_KEPT, binary._QP_HOLD = chunk, headers_kept, 0
     try:
         yield
     finally:
-        stream.CHUNK, stream.HEADERS_KEPT = saved
+        stream.CHUNK, stream.HEADERS_KEPT, binary._QP_HOLD = saved
 
 
 def _stored(raw: bytes) -> mime.StoredMessage:
@@ -130,7 +133,7 @@ _TOKENS = st.sampled_from([
     b"Content-Type: multipart/mixed; boundary=b\n", b"Content-Type: multipart/digest; boundary=bb\r\n",
     b"Content-Type: message/rfc822\n", b"Content-Type: text/plain\r\n", b"MIME-Version: 1.0\n",
     b"Content-Transfer-Encoding: base64\n", b"Content-Transfer-Encoding: quoted-printable\r\n",
-    b"QUJD", b"QQ==", b"=41", b"=\n", b"=\r\n", b"Subject: s\n", b"From: a@b\n", b"x" * 100,
+    b"QUJD", b"QQ==", b"=41", b"=\n", b"=\r\n", b"=4", b"==", b"= \r\n", b"\r ", b"Subject: s\n", b"From: a@b\n", b"x" * 100,
     b"To: <c@d>, e@f\n", b"Date: 1 Jan 2024\n", b"Content-ID: <x>\n", b"To-Do: x\n",
     b"Content-Disposition: attachment; filename=a\n", b"CC :g@h\r\n", b"Message-ID: <m>\n",
 ])
@@ -195,3 +198,51 @@ def test_fetch_from_a_stored_message_sends_the_same_bytes(tmp_path):
     streamed = _answers(tmp_path, messages, 64, 13)
     for index, (mine, theirs) in enumerate(zip(streamed, in_memory, strict=True)):
         assert mine == theirs, (index // len(_ITEMS) + 1, _ITEMS[index % len(_ITEMS)])
+
+
+# -- the incremental decoders -------------------------------------------------------------
+
+_QP_VALID = [b"a", b"bc", b"=41", b"=3d", b" ", b"  ", b"\t", b"\n", b"\r\n", b"=\r\n", b"=\n",
+             b"\x00", b"\xe9"]
+_QP_INVALID = [b"=", b"==", b"=4", b"=G1", b"\r"]
+_QP_TEXT = st.one_of(
+    st.lists(st.sampled_from(_QP_VALID), max_size=40),  # mostly valid: the octets must agree
+    st.lists(st.sampled_from(_QP_VALID * 3 + _QP_INVALID), max_size=40),
+).map(b"".join)
+_B64_TEXT = st.lists(st.sampled_from([b"QUJD", b"QQ==", b"QUI=", b"Q", b"=", b" ", b"\r\n", b"\n",
+                                      b"\t", b"*", b"AAAA"]), max_size=30).map(b"".join)
+
+
+def _decoded(kind: str, data: bytes, cuts: list[int]):
+    """Feed ``data`` cut at ``cuts`` to a fresh decoder: the octets, or the error's type."""
+    decoder = binary._decoder(kind)
+    out = []
+    try:
+        previous = 0
+        for cut in sorted(c % (len(data) + 1) for c in cuts) + [len(data)]:
+            out.append(decoder.feed(data[previous:cut]))
+            previous = cut
+        out.append(decoder.finish())
+    except mime.BinaryDecodeError:
+        return "error"
+    return b"".join(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([("qp", _QP_TEXT), ("base64", _B64_TEXT)]).flatmap(
+    lambda pair: st.tuples(st.just(pair[0]), pair[1])), st.lists(st.integers(0, 200), max_size=8),
+    st.sampled_from([0, 1, 3]))
+def test_decoders_give_the_same_result_however_the_input_is_cut(kind_data, cuts, hold):
+    kind, data = kind_data
+    whole = _decoded(kind, data, [])
+    if kind == "qp":  # one feed is the plain decoder
+        try:
+            assert whole == binary.decode_qp(data)
+        except mime.BinaryDecodeError:
+            assert whole == "error"
+    saved = binary._QP_HOLD
+    binary._QP_HOLD = hold
+    try:
+        assert _decoded(kind, data, cuts) == whole
+    finally:
+        binary._QP_HOLD = saved

@@ -163,11 +163,17 @@ class _Base64:
         return b""
 
 
+_QP_HOLD = 64 * 1024  # how much of an unfinished line a quoted-printable decoder holds
+
+
 class _QuotedPrintable:
     """``decode_qp`` a chunk at a time: complete lines are decoded, the last one waits.
 
     Decoding text that ends in LF and then the rest gives what decoding
-    both at once gives, so cutting after any LF changes nothing.
+    both at once gives, so cutting after any LF changes nothing; inside a
+    line longer than ``_QP_HOLD`` a cut is made where no escape, trailing
+    blank or CR can be split (escapes are read left to right, so the part
+    before the cut decodes as it would within the line).
     """
 
     def __init__(self):
@@ -176,11 +182,22 @@ class _QuotedPrintable:
     def feed(self, data: bytes) -> bytes:
         data = self.carry + data if self.carry else data
         lf = data.rfind(b"\n")
-        if lf < 0:
-            self.carry = data
-            return b""
-        self.carry = data[lf + 1 :]
-        return decode_qp(data[: lf + 1] if lf + 1 < len(data) else data)
+        out = b""
+        if lf >= 0:
+            out = decode_qp(data[: lf + 1] if lf + 1 < len(data) else data)
+            data = data[lf + 1 :]
+        self.carry = data
+        if len(data) > _QP_HOLD:
+            # a long line: decode what cannot change, keeping back trailing blanks
+            # and CR (the line's end may strip them) and an escape the cut would split
+            cut = len(data)
+            while cut > len(data) - 8 and cut > 0 and (
+                    data[cut - 1] in (0x20, 0x09, 0x0D, 0x3D) or data[cut - 2 : cut - 1] == b"="):
+                cut -= 1
+            if 0 < cut > len(data) - 8:  # (a long run of blanks or "=" waits, whole)
+                out += decode_qp(data[:cut])
+                self.carry = data[cut:]
+        return out
 
     def finish(self) -> bytes:
         return decode_qp(self.carry) if self.carry else b""
