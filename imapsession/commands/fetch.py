@@ -231,28 +231,18 @@ def _streamed(view, uid: int, message: _Message, item: FetchItem) -> _Streamed |
 
 def _wire_chunks(stream, start: int, stop: int):
     """CRLF octets [start, stop) of a stored message, converted a chunk at a time
-    (a CR ending one chunk waits for the next, so a CRLF split across them stays one)."""
-    from imapsession import mime
+    (``mime.stream.crlf_chunks``: a CR ending one chunk waits for the next)."""
+    from imapsession.mime.stream import crlf_chunks
 
     with stream:
         position = 0
-        carry = b""
-        while position < stop:
-            raw = stream.read(_CHUNK)
-            if raw:
-                raw = carry + raw
-                carry = b"\r" if raw.endswith(b"\r") else b""
-                if carry:
-                    raw = raw[:-1]
-            else:
-                raw, carry = carry, b""
-                if not raw:
-                    break
-            data = mime.to_crlf(raw)
+        for _offset, data in crlf_chunks(stream, 0, _CHUNK):
             low, high = max(start - position, 0), min(stop - position, len(data))
             if low < high:
                 yield _text_safe(data[low:high])
             position += len(data)
+            if position >= stop:
+                break
 
 
 def _flags(view, uid: int) -> bytes:
