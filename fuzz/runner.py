@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import random
 import sys
 import time
@@ -119,8 +120,11 @@ def bound_shrinking(seconds: float) -> None:
     engine.MAX_SHRINKING_SECONDS = max(1, int(seconds))
 
 
+STEPS = 60  # rules per session example (Hypothesis's stateful_step_count)
+
+
 def _settings(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, database=None, stateful_step_count=40,
+    return settings(max_examples=examples, deadline=None, database=None, stateful_step_count=STEPS,
                     suppress_health_check=list(HealthCheck), print_blob=False,
                     report_multiple_bugs=False)
 
@@ -168,41 +172,63 @@ def session_test(stats: Stats, examples: int, transport: str, machine=None):
     return get_state_machine_test(Counted, settings=_settings(examples))
 
 
+def batch_seed(first_seed: int, index: int) -> int:
+    """Hypothesis's seed for batch ``index`` of a run on ``first_seed``.
+
+    Spread apart, so runs on neighbouring seeds do not share batches.
+    """
+    return first_seed * 1_000_003 + index
+
+
 def run_target(target: str, seconds: float, first_seed: int, *, batch: int | None = None,
                machine=None, corpus: Path = CORPUS, max_examples: int | None = None,
-               quiet: bool = False, shrink_seconds: float = 60,
-               ) -> tuple[Stats, Path | None, str | None]:
-    """Run batches until the budget (or ``max_examples``) is spent or something fails."""
+               shrink_seconds: float = 60) -> tuple[Stats, Path | None, str | None]:
+    """Run batches until the budget (or ``max_examples``) is spent or something fails.
+
+    The budget is checked between batches (a batch overruns it by a few seconds at
+    most); shrinking a failure is capped at ``shrink_seconds``.
+    """
     stats = Stats()
     last: list = []
     bound_shrinking(shrink_seconds)
-    if batch is None:  # the budget is checked between batches: keep a batch short
-        batch = 5 if target == "binary" else 25
+    if batch is None:
+        batch = 5 if target == "binary" else 100
+    # the server logs each internal error with a traceback: the reproducer says it all
+    server_log = logging.getLogger("imapsession")
+    was_disabled, server_log.disabled = server_log.disabled, True
     start = time.monotonic()
-    current = first_seed
-    while time.monotonic() - start < seconds and (max_examples is None or stats.examples < max_examples):
-        if target == "parser":
-            test = parser_test(stats, batch * 8, last)
-        else:
-            test = session_test(stats, batch, target, machine)
-        try:
-            seed(current)(test)()
-        except Exception as exc:  # noqa: BLE001 - every failure is reported with its case
-            error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            header = [f"target {target} seed {current}",
-                      f"expected failure (before the fix): {error[:2000]}",
-                      "replay: python -m fuzz replay THIS_FILE",
-                      "by hand: python -m fuzz strip THIS_FILE | "
-                      "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root"]
+    index = 0
+    try:
+        while time.monotonic() - start < seconds and (
+                max_examples is None or stats.examples < max_examples):
+            size = batch if max_examples is None else min(batch, max_examples - stats.examples)
             if target == "parser":
-                transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
+                test = parser_test(stats, size * 8, last)
             else:
-                from fuzz import session_target
+                test = session_test(stats, size, target, machine)
+            current = batch_seed(first_seed, index)
+            try:
+                seed(current)(test)()
+            except Exception as exc:  # noqa: BLE001 - every failure is reported with its case
+                error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                header = [f"target {target} seed {first_seed} (batch {index}, "
+                          f"hypothesis seed {current})",
+                          f"expected failure (before the fix): {error[:2000]}",
+                          "replay: python -m fuzz replay THIS_FILE",
+                          "by hand: python -m fuzz strip THIS_FILE | "
+                          "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root"]
+                if target == "parser":
+                    transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
+                else:
+                    from fuzz import session_target
 
-                transcript = session_target.LAST[0].h.transcript if session_target.LAST else []
-            path = write_transcript(transcript, header, corpus)
-            return stats, path, error
-        current += 1
+                    transcript = (session_target.LAST[0].h.transcript if session_target.LAST
+                                  else [])
+                path = write_transcript(transcript, header, corpus)
+                return stats, path, error
+            index += 1
+    finally:
+        server_log.disabled = was_disabled
     return stats, None, None
 
 
