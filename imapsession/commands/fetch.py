@@ -317,7 +317,8 @@ def _stored_section(stored, label: bytes, section: Section,
         start, stop = min(start + origin, stop), min(start + origin + length, stop)
     if stop - start <= STREAM_OVER:
         return label + b" " + serializer.literal(_text_safe(stored[start:stop]))
-    return _Streamed(label, stop - start, (_text_safe(c) for c in stored.chunks(start, stop)))
+    return _Streamed(label, stop - start,
+                     _started(_text_safe(c) for c in stored.chunks(start, stop)))
 
 
 def _stored_binary(stored, name: str, path: bytes, item: FetchItem) -> bytes | _Streamed:
@@ -357,7 +358,16 @@ def _stored_binary(stored, name: str, path: bytes, item: FetchItem) -> bytes | _
         if nul:  # as _partial: literal8 exactly when the octets sent hold a NUL
             return label + b" ~{%d}\r\n" % len(data) + data
         return label + b" " + serializer.literal(data)
-    return _Streamed(label, kept, chunks, literal8=nul)
+    return _Streamed(label, kept, _started(chunks), literal8=nul)
+
+
+def _started(chunks):
+    """``chunks`` with its first chunk already read, so that a message that has gone
+    (a file opened again, as for mbox) fails before the response begins."""
+    import itertools
+
+    first = next(chunks, None)
+    return chunks if first is None else itertools.chain((first,), chunks)
 
 
 def _window(chunks, start: int, stop: int | None):
