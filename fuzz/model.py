@@ -92,6 +92,7 @@ class Box:
 class Model:
     boxes: dict[str, Box] = attrs.Factory(lambda: {"INBOX": Box()})
     prior: dict[str, list[tuple[int, int]]] = attrs.Factory(dict)
+    subscribed: set[str] = attrs.Factory(set)
     next_fid: int = 1
 
     def new_fid(self) -> int:
@@ -108,8 +109,10 @@ class Model:
                         why: str) -> Msg:
         """A UID the model did not know: match it to a delivered message by size."""
         fid = fid_of_size(size)
-        for msg in box.msgs:
-            if msg.uid is None and msg.fid == fid:
-                box.add_uid(msg, uid, why)
-                return msg
+        candidates = [m for m in box.msgs if m.uid is None and m.fid == fid]
+        # copies of one message share its size: prefer the one whose flags match
+        candidates.sort(key=lambda m: flags is None or frozenset(m.flags) != flags)
+        for msg in candidates:
+            box.add_uid(msg, uid, why)
+            return msg
         raise AssertionError(f"{why}: UID {uid} (size {size}) is no message the model knows")

@@ -631,7 +631,7 @@ def _body(c: _Cursor, extended: bool, depth: int) -> Any:
     c.sp()
     c.string()  # encoding
     c.sp()
-    c.number(bits=63)  # octets
+    octets = c.number(bits=63)
     if media.upper() == b"MESSAGE" and subtype.upper() == b"RFC822":
         c.sp()
         _envelope(c)
@@ -646,7 +646,7 @@ def _body(c: _Cursor, extended: bool, depth: int) -> Any:
         c.nstring()  # md5
         _body_ext_tail(c)
     c.expect(b")")
-    return (media, subtype)
+    return (media, subtype, octets)
 
 
 def _body_fld_param(c: _Cursor) -> None:

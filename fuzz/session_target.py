@@ -26,7 +26,7 @@ from hypothesis.stateful import (
 
 from fuzz import strategies as fst
 from fuzz.harness import FuzzFailure, Harness, Sent
-from fuzz.model import KEYWORDS, SYSTEM, Box, Model, message_bytes
+from fuzz.model import KEYWORDS, SYSTEM, Box, Model, Msg, message_bytes
 from fuzz.wire import Encoder
 from imapsession.protocol.command import Command
 
@@ -82,7 +82,12 @@ class SessionMachine(RuleBasedStateMachine):
     def _tag(self, sid: str) -> str:
         return f"{sid.lower()}{next(self.tags)}"
 
-    def _run(self, sid: str, actions: list[Action]) -> None:
+    def _run(self, sid: str, actions: list[Action], *, current: bool = True) -> None:
+        """Send the actions pipelined, check each; ``current``: the view is now up to date.
+
+        A command refused with BAD brings no updates (nor does Dovecot send any), so
+        after one the client's view may lag: pass ``current=False``.
+        """
         tags = [self._tag(sid) for _ in actions]
         data = b"".join(a.wire(t) for a, t in zip(actions, tags, strict=False))
         sent = [Sent(t, a.name, a.uid) for a, t in zip(actions, tags, strict=False)]
@@ -97,7 +102,8 @@ class SessionMachine(RuleBasedStateMachine):
         if not self.h.alive(sid):  # LOGOUT: no refresh comes with its completion
             self._ended(sid)
             return
-        self._check_cache(sid)  # after all: a pipelined FETCH may reveal UIDs early
+        if current:
+            self._check_cache(sid)  # after all: a pipelined FETCH may reveal UIDs early
 
     def _ended(self, sid: str) -> None:
         self.selected[sid] = None
@@ -149,7 +155,10 @@ class SessionMachine(RuleBasedStateMachine):
                 uid, size = r.data.get("UID"), r.data["RFC822.SIZE"]
                 msg = box.by_uid(uid)
                 if msg is None and uid not in box.gone:
-                    msg = self.model.resolve_unknown(box, uid, size, None, "FETCH")
+                    flags = r.data.get("FLAGS")
+                    msg = self.model.resolve_unknown(
+                        box, uid, size, None if flags is None else
+                        frozenset(f for f in flags if f != "\\Recent"), "FETCH")
                 if msg is not None and msg.size != size:
                     raise _fail(f"UID {uid} has size {size}, the model says {msg.size}")
             empty = not self.h.views[sid].uids  # 1:* names nothing: BAD, as Dovecot says
@@ -230,6 +239,73 @@ class SessionMachine(RuleBasedStateMachine):
         """Mail already waiting in INBOX before the sessions do anything."""
         for _ in range(count):
             self.deliver("INBOX")
+
+    @rule(sid=st.sampled_from(SIDS), old=st.sampled_from(NAMES[1:]), new=st.sampled_from(NAMES))
+    def rename(self, sid, old, new):
+        """RENAME a b: the messages keep their flags; a session on the old name ends."""
+        if not self.h.alive(sid):
+            return
+
+        def check(untagged, tagged):
+            sel = self.selected[sid]
+            if (new == "INBOX" or old not in self.model.boxes or new in self.model.boxes
+                    or (sel and sel[0] == old)):
+                _status(tagged, "NO")
+                return
+            _status(tagged, "OK")
+            box = self.model.boxes[old]
+            self.model.delete(old)
+            # the UIDs may be kept (same UIDVALIDITY) or not: learnt again by size
+            self.model.boxes[new] = Box(msgs=[
+                Msg(m.fid, None, set(m.flags), delivered=True) for m in box.msgs])
+            for other in SIDS:
+                if self.selected[other] and self.selected[other][0] == old:
+                    self.doomed.add(other)
+        self._run(sid, [Action("RENAME", lambda t: f"{t} RENAME {old} {new}\r\n".encode(),
+                               check)])
+
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES), on=st.booleans())
+    def subscribe(self, sid, name, on):
+        """SUBSCRIBE/UNSUBSCRIBE, then LSUB: what LSUB lists follows the subscriptions."""
+        if not self.h.alive(sid):
+            return
+        verb = "SUBSCRIBE" if on else "UNSUBSCRIBE"
+
+        def check(untagged, tagged):
+            if tagged.name == "OK":
+                (self.model.subscribed.add if on else self.model.subscribed.discard)(name)
+            elif not (tagged.name == "NO" and (name not in self.model.boxes or not on)):
+                raise _fail(f"{verb} {name}: {tagged.raw!r}")
+
+        def lsub(untagged, tagged):
+            _status(tagged, "OK")
+            names = {r.data[2].decode() for r in untagged if r.name == "LSUB"}
+            must = self.model.subscribed & set(self.model.boxes)
+            if not must <= names <= self.model.subscribed:
+                raise _fail(f"LSUB shows {sorted(names)}; subscribed "
+                            f"{sorted(self.model.subscribed)}, existing {sorted(self.model.boxes)}")
+        self._run(sid, [Action(verb, lambda t: f"{t} {verb} {name}\r\n".encode(), check),
+                        Action("LSUB", lambda t: f'{t} LSUB "" *\r\n'.encode(), lsub)])
+
+    @rule(sid=st.sampled_from(SIDS), data=st.data())
+    def wrong_state(self, sid, data):
+        """A command the current state does not accept: BAD, and nothing changes."""
+        if not self.h.alive(sid):
+            return
+        selected = self.selected[sid] is not None
+        choices = [b"LOGIN user pass", b"AUTHENTICATE PLAIN", b"STARTTLS"]
+        if not selected:
+            choices += [b"FETCH 1 FLAGS", b"STORE 1 +FLAGS (\\Seen)", b"SEARCH ALL",
+                        b"COPY 1 INBOX", b"MOVE 1 INBOX", b"EXPUNGE", b"UID EXPUNGE 1",
+                        b"CLOSE", b"UNSELECT", b"CHECK", b"UID FETCH 1:* UID"]
+        line = data.draw(st.sampled_from(choices))
+
+        def check(untagged, tagged):
+            if tagged.name != "BAD" and not (line == b"STARTTLS" and tagged.name == "NO"):
+                raise _fail(f"{line!r} in the wrong state answered {tagged.raw!r}")
+        self._run(sid, [Action(line.split(b" ")[0].decode(),
+                               lambda t: t.encode() + b" " + line + b"\r\n", check)],
+                  current=False)
 
     @rule(sid=st.sampled_from(SIDS), data=st.data(), readonly=st.booleans())
     def select(self, sid, data, readonly):
@@ -414,7 +490,7 @@ class SessionMachine(RuleBasedStateMachine):
             return
         by_uid = data.draw(st.booleans())
         item = data.draw(st.sampled_from(["BODY[]", "BODY.PEEK[]", "RFC822", "FLAGS",
-                                          "RFC822.SIZE", "INTERNALDATE"]))
+                                          "RFC822.SIZE", "INTERNALDATE", *MIME_ITEMS]))
         text, uids = self._targets(sid, data, by_uid)
         hidden = by_uid and None in self.h.views[sid].uids
         empty_seq = not by_uid and not self.h.views[sid].uids
@@ -432,13 +508,15 @@ class SessionMachine(RuleBasedStateMachine):
                 _status(tagged, "BAD")
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
-            if item in ("BODY[]", "RFC822") and not readonly:
+            if item in ("BODY[]", "RFC822", "BODY[TEXT]") and not readonly:
                 for msg in live:
                     msg.flags.add("\\Seen")
             got = {}
             for r in untagged:
-                if r.name == "FETCH" and item.replace(".PEEK", "") in r.data:
-                    got[r.data["UID"]] = r.data[item.replace(".PEEK", "")]
+                if r.name == "FETCH":
+                    key = _answer_key(item, r.data)
+                    if key is not None:
+                        got[r.data["UID"]] = r.data[key]
             # a message expunged elsewhere but still in this view may still be answered
             # (RFC 2180 4.1.1), but only one of those named
             extra = set(got) - {m.uid for m in live}
@@ -451,6 +529,8 @@ class SessionMachine(RuleBasedStateMachine):
                     raise _fail(f"UID {msg.uid}: body differs from what was stored")
                 if item == "RFC822.SIZE" and value != msg.size:
                     raise _fail(f"UID {msg.uid}: RFC822.SIZE {value}, expected {msg.size}")
+                if item in MIME_ITEMS:
+                    _check_mime(item, msg.fid, value)
             _complete(tagged, len(live) == len(uids), hidden or bool(extra))
         self._run(sid, [Action("FETCH", wire, check, by_uid)])
 
@@ -628,10 +708,14 @@ class SessionMachine(RuleBasedStateMachine):
                 raise _fail(f"sync NOOP after garbage answered {tagged.raw!r}")
         self._check_cache(sid)
 
-    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES))
-    def idle(self, sid, name):
-        """IDLE while mail arrives from outside, then DONE."""
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES),
+          how=st.sampled_from(["deliver", "at_once", "at_once_then_noop"]))
+    def idle(self, sid, name, how):
+        """IDLE while mail arrives from outside, then DONE; or IDLE and DONE in one write."""
         if not self.h.alive(sid):
+            return
+        if how != "deliver":
+            self._idle_done_at_once(sid, how == "at_once_then_noop")
             return
         tag = self._tag(sid)
         self.h.exchange(sid, tag.encode() + b" IDLE\r\n", [Sent(tag, "IDLE")],
@@ -643,6 +727,24 @@ class SessionMachine(RuleBasedStateMachine):
         results = self.h.exchange(sid, b"DONE\r\n", [Sent(tag, "IDLE")])
         for sent, _u, tagged in results:
             if sent is not None:
+                _status(tagged, "OK")
+        self._check_cache(sid)
+
+    def _idle_done_at_once(self, sid, then_noop):
+        """IDLE and DONE (and maybe the next command) in one write."""
+        tag = self._tag(sid)
+        sent = [Sent(tag, "IDLE")]
+        data = tag.encode() + b" IDLE\r\nDONE\r\n"
+        if then_noop:
+            noop = self._tag(sid)
+            sent.append(Sent(noop, "NOOP"))
+            data += noop.encode() + b" NOOP\r\n"
+        results = self.h.exchange(sid, data, sent)
+        if not self.h.alive(sid):
+            self._ended(sid)
+            return
+        for got, _u, tagged in results:
+            if got is not None:
                 _status(tagged, "OK")
         self._check_cache(sid)
 
@@ -660,7 +762,7 @@ class SessionMachine(RuleBasedStateMachine):
 # selected state (one rule, ``in_selected``, that draws one of SELECTED_OPS) weigh
 # more than the rest. Each extra name costs Hypothesis time on every step, so the
 # selected state's own weights are a list to draw from instead.
-WEIGHTS = {"select": 2, "in_selected": 5}
+WEIGHTS = {"select": 3, "in_selected": 8}
 SELECTED_OPS = (["store"] * 4 + ["fetch"] * 4 + ["copy"] * 4 + ["search"] * 3
                 + ["expunge"] * 3 + ["check_view"] * 3 + ["close"])
 
@@ -733,6 +835,13 @@ _leaf = st.one_of(
     st.tuples(st.sampled_from(["LARGER", "SMALLER"]), st.integers(290, 340)),
     st.tuples(st.just("UID"), st.integers(1, 12), st.integers(1, 12)),
     st.tuples(st.just("SEQ"), st.integers(1, 8), st.integers(1, 8)),
+    # the text keys (RFC 3501: case-insensitive substring) against what message_bytes writes
+    st.tuples(st.sampled_from(["SUBJECT", "TEXT", "BODY"]),
+              st.sampled_from(["word0", "WORD1", "word2", "message", "body", "Fuzz", "xxxx",
+                               "nothing"])),
+    st.tuples(st.just("HEADER"), st.sampled_from(["X-Fuzz-Id", "Subject", "To", "Cc"]),
+              st.sampled_from(["1", "2", "word", "", "example"])),
+    st.tuples(st.sampled_from(["FROM", "TO"]), st.sampled_from(["fuzz", "you@", "nobody"])),
 )
 _model_search_keys = st.recursive(_leaf, lambda inner: st.one_of(
     st.tuples(st.just("NOT"), inner), st.tuples(st.just("OR"), inner, inner),
@@ -749,6 +858,11 @@ def _key_text(key: tuple) -> str:
         return f"({_key_text(key[1])} {_key_text(key[2])})"
     if name == "UID":
         return f"UID {key[1]}:{key[2]}"
+    if name == "HEADER":
+        return f'HEADER {key[1]} "{key[2]}"'
+    if name in _TEXT_KEYS:
+        return f'{name} "{key[1]}"'
+
     if name == "SEQ":
         return f"{key[1]}:{key[2]}"
     if len(key) == 2:
@@ -782,7 +896,63 @@ def _eval(key: tuple, msg, seq: int, uids: list) -> bool:
         return min(key[1], key[2]) <= msg.uid <= max(key[1], key[2])
     if name == "SEQ":
         return min(key[1], key[2]) <= seq <= max(key[1], key[2])
+    if name in _TEXT_KEYS or name == "HEADER":
+        head, _, body = message_bytes(msg.fid).partition(b"\r\n\r\n")
+        needle = key[-1].lower().encode()
+        if name == "BODY":
+            return needle in body.lower()
+        if name == "TEXT":
+            return needle in message_bytes(msg.fid).lower()
+        field = {"SUBJECT": "subject", "FROM": "from", "TO": "to"}.get(name) or key[1].lower()
+        values = [line.split(b":", 1)[1].strip().lower() for line in head.split(b"\r\n")
+                  if line.split(b":", 1)[0].lower() == field.encode()]
+        return any(needle in v for v in values)
     raise AssertionError(name)
+
+
+_TEXT_KEYS = ("SUBJECT", "TEXT", "BODY", "FROM", "TO")
+
+# FETCH items that need the MIME parser, and what each must answer for message fid
+MIME_ITEMS = ("ENVELOPE", "BODYSTRUCTURE", "BODY", "BODY.PEEK[HEADER]", "BODY[TEXT]",
+              "BODY.PEEK[1]", "BODY.PEEK[HEADER.FIELDS (SUBJECT X-FUZZ-ID)]",
+              "BODY.PEEK[]<10.20>")
+
+
+def _answer_key(item: str, answer: dict) -> str | None:
+    """The key of ``item``'s value in a parsed FETCH answer (sections echo as sent)."""
+    want = item.replace(".PEEK", "")
+    if want in answer:
+        return want
+    if want.startswith("BODY[HEADER.FIELDS"):
+        return next((k for k in answer if k.upper().startswith("BODY[HEADER.FIELDS")), None)
+    if want == "BODY[]<10.20>":
+        return "BODY[]<10>" if "BODY[]<10>" in answer else None
+    return None
+
+
+def _check_mime(item: str, fid: int, value) -> None:
+    raw = message_bytes(fid)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    subject = b"message %d word%d" % (fid, fid % 3)
+    if item == "ENVELOPE":
+        if value[1] != subject:
+            raise _fail(f"ENVELOPE subject {value[1]!r}, the message says {subject!r}")
+        return
+    if item in ("BODYSTRUCTURE", "BODY"):
+        kind = (value[0] or b"").upper(), (value[1] or b"").upper()
+        if kind != (b"TEXT", b"PLAIN") or value[2] != len(body):
+            raise _fail(f"{item} {value!r}: the message is text/plain of {len(body)} octets")
+        return
+    expected = {
+        "BODY.PEEK[HEADER]": head + b"\r\n\r\n",
+        "BODY[TEXT]": body,
+        "BODY.PEEK[1]": body,
+        "BODY.PEEK[HEADER.FIELDS (SUBJECT X-FUZZ-ID)]":
+            b"Subject: " + subject + b"\r\nX-Fuzz-Id: %d\r\n\r\n" % fid,
+        "BODY.PEEK[]<10.20>": raw[10:30],
+    }[item]
+    if value != expected:
+        raise _fail(f"{item} of message {fid}: {value!r}, expected {expected!r}")
 
 
 # --- garbage that leaves the server between commands --------------------------------------
