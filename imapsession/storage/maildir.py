@@ -75,6 +75,7 @@ from imapsession.storage.base import (
     SyncResult,
 )
 from imapsession.storage.index import Index
+from imapsession.storage.subscriptions import Subscriptions
 
 INDEX_NAME = "imapsession.index.sqlite"
 MARKER_NAME = "imapsession.uidvalidity"  # exists once indexed; holds the last UIDVALIDITY
@@ -282,37 +283,6 @@ def read_dovecot_uidlist(folder: str) -> tuple[int, int, dict[str, int]] | None:
     if uids:
         uidnext = max(uidnext, max(uids.values()) + 1)
     return uidvalidity, uidnext, uids
-
-
-# --- subscriptions (Dovecot 2.3's format) -------------------------------------------
-
-_SUBS_HEADER = "V\t2\n\n"
-
-
-def _tab_unescape(text: str) -> str:
-    out, i = [], 0
-    table = {"1": "\x01", "t": "\t", "r": "\r", "n": "\n", "0": "\x00"}
-    while i < len(text):
-        if text[i] == "\x01" and i + 1 < len(text):
-            out.append(table.get(text[i + 1], text[i + 1]))
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def _subs_line(name: str) -> str:
-    """A name as Dovecot writes it: stored-name components joined by TAB."""
-    return "\t".join(names.encode_component(part) for part in name.split("/"))
-
-
-def _subs_name(line: str) -> str | None:
-    try:
-        parts = [names.decode_component(_tab_unescape(p)) for p in line.split("\t")]
-        return names.normalize("/".join(parts))
-    except (ValueError, StorageError):
-        return None
 
 
 # --- spool -------------------------------------------------------------------------
@@ -1297,51 +1267,18 @@ class MaildirStore(MailStore):
 
     # subscriptions ----------------------------------------------------------------------
 
-    def _subs_path(self) -> str:
-        return os.path.join(self.root, SUBSCRIPTIONS_FILE)
-
-    def _read_subs(self) -> list[str]:
-        try:
-            with open(self._subs_path(), encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            return []
-        v2 = text.startswith(_SUBS_HEADER)
-        if v2:
-            text = text[len(_SUBS_HEADER) :]
-        out = []
-        for line in text.split("\n"):
-            if not line:
-                continue
-            name = _subs_name(line) if v2 else _subs_name(line.replace(".", "\t"))
-            if name is not None and name not in out:
-                out.append(name)
-        return out
-
-    def _write_subs(self, subs: list[str]) -> None:
-        tmp = f"{self._subs_path()}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(_SUBS_HEADER + "".join(_subs_line(n) + "\n" for n in subs))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self._subs_path())
+    def _subscriptions(self) -> Subscriptions:
+        return Subscriptions(os.path.join(self.root, SUBSCRIPTIONS_FILE), self.index.write,
+                             names.encode_component, names.decode_component, ".")
 
     def subscriptions(self) -> set[str]:
-        return set(self._read_subs())
+        return set(self._subscriptions().names())
 
     def subscribe(self, name: str) -> None:
-        canonical = names.normalize(name)
-        with self.index.write():
-            subs = self._read_subs()
-            if canonical not in subs:
-                self._write_subs(subs + [canonical])
+        self._subscriptions().add(name)
 
     def unsubscribe(self, name: str) -> None:
-        canonical = names.normalize(name)
-        with self.index.write():
-            subs = self._read_subs()
-            if canonical in subs:
-                self._write_subs([n for n in subs if n != canonical])
+        self._subscriptions().remove(name)
 
     # mailboxes ----------------------------------------------------------------------
 

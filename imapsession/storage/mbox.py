@@ -66,7 +66,6 @@ from imapsession.storage.base import (
 )
 from imapsession.storage.index import Index
 from imapsession.storage.maildir import (
-    _SUBS_HEADER,
     MaildirSpool,
     _all_records,
     _check_flags,
@@ -74,10 +73,10 @@ from imapsession.storage.maildir import (
     _flag_set,
     _flag_text,
     _save_snapshot,
-    _tab_unescape,
     crlf_size,
 )
 from imapsession.storage.mbox_lock import locked
+from imapsession.storage.subscriptions import Subscriptions
 
 STATE_DIR = ".imap"
 INDEX_NAME = "imapsession.index.sqlite"
@@ -1072,56 +1071,18 @@ class MboxStore(MailStore):
 
     # subscriptions ------------------------------------------------------------------
 
-    def _subs_path(self) -> str:
-        return os.path.join(self.root, SUBSCRIPTIONS_FILE)
-
-    def _read_subs(self) -> list[str]:
-        try:
-            with open(self._subs_path(), encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            return []
-        v2 = text.startswith(_SUBS_HEADER)
-        if v2:
-            text = text[len(_SUBS_HEADER):]
-        out = []
-        for line in text.split("\n"):
-            if not line:
-                continue
-            parts = [_tab_unescape(p) for p in line.split("\t")] if v2 else line.split("/")
-            try:
-                name = names.normalize("/".join(mutf7_decode(p) for p in parts))
-            except (ValueError, StorageError):
-                continue
-            if name not in out:
-                out.append(name)
-        return out
-
-    def _write_subs(self, subs: list[str]) -> None:
-        tmp = f"{self._subs_path()}.{os.getpid()}.tmp"
-        lines = "".join("\t".join(mutf7_encode(p) for p in n.split("/")) + "\n" for n in subs)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(_SUBS_HEADER + lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self._subs_path())
+    def _subscriptions(self) -> Subscriptions:
+        return Subscriptions(os.path.join(self.root, SUBSCRIPTIONS_FILE), self.index.write,
+                             mutf7_encode, mutf7_decode, "/")
 
     def subscriptions(self) -> set[str]:
-        return set(self._read_subs())
+        return set(self._subscriptions().names())
 
     def subscribe(self, name: str) -> None:
-        canonical = names.normalize(name)
-        with self.index.write():
-            subs = self._read_subs()
-            if canonical not in subs:
-                self._write_subs(subs + [canonical])
+        self._subscriptions().add(name)
 
     def unsubscribe(self, name: str) -> None:
-        canonical = names.normalize(name)
-        with self.index.write():
-            subs = self._read_subs()
-            if canonical in subs:
-                self._write_subs([n for n in subs if n != canonical])
+        self._subscriptions().remove(name)
 
     # mailboxes --------------------------------------------------------------------------
 
