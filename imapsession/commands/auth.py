@@ -10,6 +10,7 @@ from __future__ import annotations
 from imapsession.auth.request import LoginRequest
 from imapsession.auth.sasl import SaslError, decode_plain
 from imapsession.protocol.command import Command
+from imapsession.protocol.framing import ContinuationTooLong, continuation_line
 from imapsession.session import Done, Session, bad, no
 
 MAX_SASL_LINE = 8 * 1024
@@ -59,15 +60,14 @@ def _plain(session: Session, command: Command, response: bytes) -> Done | None:
 
 def consume_sasl(session: Session, data: bytes) -> bytes:
     """Read the response line to AUTHENTICATE's challenge; return the bytes after it."""
-    buffer = session.sasl_buffer + data
-    end = buffer.find(b"\n")
-    if end < 0:
-        if len(buffer) > MAX_SASL_LINE:
-            _finish(session, bad("SASL response too long."))
-            return b""
-        session.sasl_buffer = buffer
+    try:
+        line, rest = continuation_line(session.sasl_buffer, data, MAX_SASL_LINE)
+    except ContinuationTooLong:
+        _finish(session, bad("SASL response too long."))
         return b""
-    line, rest = buffer[:end].rstrip(b"\r"), buffer[end + 1:]
+    if line is None:
+        session.sasl_buffer = rest
+        return b""
     command = session.sasl
     assert command is not None
     session.sasl = None

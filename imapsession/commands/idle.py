@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imapsession.protocol.command import Command
+from imapsession.protocol.framing import ContinuationTooLong, continuation_line
 from imapsession.session import Done, Session, bad, ok
 
 MAX_IDLE_LINE = 1024
@@ -17,15 +18,14 @@ def handle_idle(session: Session, command: Command) -> Done | None:
 
 def consume(session: Session, data: bytes) -> bytes:
     """Read client bytes while idling; return what follows DONE for normal parsing."""
-    buffer = session.idle_buffer + data
-    end = buffer.find(b"\n")
-    if end < 0:
-        if len(buffer) > MAX_IDLE_LINE:
-            _stop(session, bad("Expected DONE."))
-            return b""
-        session.idle_buffer = buffer
+    try:
+        line, rest = continuation_line(session.idle_buffer, data, MAX_IDLE_LINE)
+    except ContinuationTooLong:
+        _stop(session, bad("Expected DONE."))
         return b""
-    line, rest = buffer[:end].rstrip(b"\r"), buffer[end + 1:]
+    if line is None:
+        session.idle_buffer = rest
+        return b""
     _stop(session, ok("Idle completed.") if line.upper() == b"DONE" else bad("Expected DONE."))
     return rest
 

@@ -296,3 +296,22 @@ class Framer:
 
 
 _LINE_SKIPPED = object()
+
+
+class ContinuationTooLong(ValueError):
+    """A line sent while a command waits grew past its limit without ending."""
+
+
+def continuation_line(buffered: bytes, data: bytes, limit: int) -> tuple[bytes | None, bytes]:
+    """One client line sent while a command waits (IDLE's DONE, a SASL response).
+
+    Returns ``(line, rest)`` once the line is complete (its CRLF or LF removed),
+    ``(None, kept)`` while it is not; raises ``ContinuationTooLong`` past ``limit``.
+    """
+    buffer = buffered + data
+    end = buffer.find(b"\n")
+    if end < 0:
+        if len(buffer) > limit:
+            raise ContinuationTooLong(f"line longer than {limit} octets")
+        return None, buffer
+    return buffer[:end].rstrip(b"\r"), buffer[end + 1:]
