@@ -120,7 +120,7 @@ def bound_shrinking(seconds: float) -> None:
     engine.MAX_SHRINKING_SECONDS = max(1, int(seconds))
 
 
-STEPS = 60  # rules per session example (Hypothesis's stateful_step_count)
+STEPS = 80  # rules per session example (Hypothesis's stateful_step_count)
 
 
 def _settings(examples: int) -> settings:

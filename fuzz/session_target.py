@@ -195,6 +195,7 @@ class SessionMachine(RuleBasedStateMachine):
                 raise _fail("LOGOUT without BYE and OK")
         self._run(sid, [Action("LOGOUT", lambda t: t.encode() + b" LOGOUT\r\n", check)])
         self._ended(sid)
+        self._connect(sid)  # and the client comes back, as clients do
 
     # --- mailboxes ------------------------------------------------------------------------
 
@@ -264,7 +265,18 @@ class SessionMachine(RuleBasedStateMachine):
         self._run(sid, [Action("RENAME", lambda t: f"{t} RENAME {old} {new}\r\n".encode(),
                                check)])
 
-    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES), on=st.booleans())
+    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES),
+          what=st.sampled_from(["status", "list", "subscribe", "unsubscribe"]))
+    def query(self, sid, name, what):
+        """STATUS, LIST or (UN)SUBSCRIBE then LSUB: one rule, so they do not crowd out
+        the selected state's commands."""
+        if what == "status":
+            self.status(sid, name)
+        elif what == "list":
+            self.list_all(sid)
+        else:
+            self.subscribe(sid, name, what == "subscribe")
+
     def subscribe(self, sid, name, on):
         """SUBSCRIBE/UNSUBSCRIBE, then LSUB: what LSUB lists follows the subscriptions."""
         if not self.h.alive(sid):
@@ -333,7 +345,6 @@ class SessionMachine(RuleBasedStateMachine):
                           + name.encode() + b"\r\n", check), self._learn(sid)]
         self._run(sid, actions)
 
-    @rule(sid=st.sampled_from(SIDS), name=st.sampled_from(NAMES))
     def status(self, sid, name):
         if not self.h.alive(sid):
             return
@@ -355,7 +366,6 @@ class SessionMachine(RuleBasedStateMachine):
         self._run(sid, [Action("STATUS", lambda t: t.encode() + b" STATUS " + name.encode()
                                + b" (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)\r\n", check)])
 
-    @rule(sid=st.sampled_from(SIDS))
     def list_all(self, sid):
         if not self.h.alive(sid):
             return
@@ -762,7 +772,7 @@ class SessionMachine(RuleBasedStateMachine):
 # selected state (one rule, ``in_selected``, that draws one of SELECTED_OPS) weigh
 # more than the rest. Each extra name costs Hypothesis time on every step, so the
 # selected state's own weights are a list to draw from instead.
-WEIGHTS = {"select": 3, "in_selected": 8}
+WEIGHTS = {"select": 3, "in_selected": 8, "create": 2}
 SELECTED_OPS = (["store"] * 4 + ["fetch"] * 4 + ["copy"] * 4 + ["search"] * 3
                 + ["expunge"] * 3 + ["check_view"] * 3 + ["close"])
 
