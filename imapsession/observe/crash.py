@@ -83,6 +83,10 @@ def write_report(
     os.makedirs(directory, mode=0o700, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     path = os.path.join(directory, f"crash-{stamp}-{os.getpid()}.txt")
+    sequence = 1
+    while os.path.exists(path):  # two errors in one second of one session
+        sequence += 1
+        path = os.path.join(directory, f"crash-{stamp}-{os.getpid()}-{sequence}.txt")
     text = "\n".join([
         "imapsession crash report",
         f"time: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(now))}",

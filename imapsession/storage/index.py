@@ -100,7 +100,9 @@ class Index:
 
     def _open_checked(self) -> sqlite3.Connection:
         try:
-            return self._open()
+            return self._open_when_free()
+        except sqlite3.OperationalError:
+            raise  # busy or locked, not corrupt: never set a live index aside
         except sqlite3.DatabaseError:
             # Corrupt or foreign file: keep it for inspection, start over from the files.
             aside = f"{self.path}.corrupt-{int(time.time())}-{os.getpid()}"
@@ -109,7 +111,21 @@ class Index:
                     os.rename(self.path + suffix, aside + suffix)
                 except FileNotFoundError:
                     pass
-            return self._open()
+            return self._open_when_free()
+
+    def _open_when_free(self) -> sqlite3.Connection:
+        """Open, retrying while other processes hold the database (many sessions
+        starting at once on a new index all want to create it or switch it to WAL)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
