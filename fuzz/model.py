@@ -48,6 +48,9 @@ class Box:
     max_uid: int = 0  # highest UID ever given out here (as far as the model knows)
     gone: set[int] = attrs.Factory(set)  # expunged UIDs
     floor_from_prior: int = 0
+    # came by RENAME: it brings its own UIDVALIDITY and UIDs, which may be those an
+    # earlier mailbox of this name had (c -> b -> c), so no floor from the name's past
+    renamed: bool = False
 
     def by_uid(self, uid: int | None) -> Msg | None:
         if uid is None:
@@ -81,7 +84,7 @@ class Box:
     def learn_validity(self, validity: int, prior: list[tuple[int, int]], why: str) -> None:
         if self.validity is None:
             self.validity = validity
-            for old_validity, old_max in prior:
+            for old_validity, old_max in [] if self.renamed else prior:
                 if old_validity == validity:  # same UIDVALIDITY: old UIDs must not return
                     self.floor_from_prior = max(self.floor_from_prior, old_max)
         elif self.validity != validity:

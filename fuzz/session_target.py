@@ -258,7 +258,7 @@ class SessionMachine(RuleBasedStateMachine):
             self.model.delete(old)
             # the UIDs may be kept (same UIDVALIDITY) or not: learnt again by size
             self.model.boxes[new] = Box(msgs=[
-                Msg(m.fid, None, set(m.flags), delivered=True) for m in box.msgs])
+                Msg(m.fid, None, set(m.flags), delivered=True) for m in box.msgs], renamed=True)
             for other in SIDS:
                 if self.selected[other] and self.selected[other][0] == old:
                     self.doomed.add(other)
@@ -491,7 +491,7 @@ class SessionMachine(RuleBasedStateMachine):
                 for msg in live:
                     if msg.uid in view.flags:
                         view.flags[msg.uid] = frozenset(msg.flags)
-            _complete(tagged, len(live) == len(uids), hidden)
+            _complete(tagged, len(live) == len(uids), hidden or _uid_gone(by_uid, live, uids))
         self._run(sid, [Action("STORE", wire, check, by_uid)])
 
     def op_fetch(self, data, sid):
@@ -541,7 +541,7 @@ class SessionMachine(RuleBasedStateMachine):
                     raise _fail(f"UID {msg.uid}: RFC822.SIZE {value}, expected {msg.size}")
                 if item in MIME_ITEMS:
                     _check_mime(item, msg.fid, value)
-            _complete(tagged, len(live) == len(uids), hidden or bool(extra))
+            _complete(tagged, len(live) == len(uids), hidden or _uid_gone(by_uid, live, uids) or bool(extra))
         self._run(sid, [Action("FETCH", wire, check, by_uid)])
 
     def op_search(self, data, sid):
@@ -618,7 +618,7 @@ class SessionMachine(RuleBasedStateMachine):
                 _status(tagged, "NO")
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
-            _complete(tagged, len(live) == len(uids), hidden)
+            _complete(tagged, len(live) == len(uids), hidden or _uid_gone(by_uid, live, uids))
             if not live:
                 return
             codes = [tagged.code_data] if tagged.code == "COPYUID" else [
@@ -803,6 +803,11 @@ def _expunge_deleted(box: Box, uids: list[int] | None) -> None:
             box.msgs.remove(msg)
             if msg.uid is not None:
                 box.gone.add(msg.uid)
+
+
+def _uid_gone(by_uid: bool, live: list, uids: list) -> bool:
+    """A UID command naming a UID expunged elsewhere: OK (nothing there) or NO, either."""
+    return by_uid and len(live) != len(uids)
 
 
 def _complete(tagged, all_live: bool, hidden: bool) -> None:
