@@ -73,6 +73,7 @@ from imapsession.storage.base import (
     StorageError,
     StoreMode,
     SyncResult,
+    stored_flags,
 )
 from imapsession.storage.index import Index
 from imapsession.storage.subscriptions import Subscriptions
@@ -889,7 +890,6 @@ class MaildirMailbox(Mailbox):
             wanted = frozenset(
                 f if f in SYSTEM_FLAGS else folder.keywords.spelling(f) for f in wanted
             )
-            lowered = {f.lower() for f in wanted}
             bumped = False
             for uid in sorted(set(uids)):
                 msg = db.execute(
@@ -904,12 +904,7 @@ class MaildirMailbox(Mailbox):
                 if unchanged_since is not None and old_modseq > unchanged_since:
                     failed.append(uid)
                     continue
-                if mode == "set":
-                    new = wanted
-                elif mode == "add":
-                    new = old | wanted
-                else:
-                    new = frozenset(f for f in old if f.lower() not in lowered)
+                new = stored_flags(mode, old, wanted)
                 if new == old:
                     done.append(MessageRecord(uid, old, old_modseq))
                     continue

@@ -63,6 +63,7 @@ from imapsession.storage.base import (
     StorageError,
     StoreMode,
     SyncResult,
+    stored_flags,
 )
 from imapsession.storage.index import Index
 from imapsession.storage.maildir import (
@@ -743,7 +744,6 @@ class MboxMailbox(Mailbox):
             added = mode != "remove" and folder.define_keywords(
                 db, box_id, sorted(f for f in wanted if f not in SYSTEM_FLAGS))
             wanted = folder.spelling(box_id, wanted)
-            lowered = {f.lower() for f in wanted}
             changes: dict[int, frozenset[str]] = {}
             for uid in sorted(set(uids)):
                 msg = db.execute(
@@ -757,12 +757,7 @@ class MboxMailbox(Mailbox):
                 if unchanged_since is not None and old_modseq > unchanged_since:
                     failed.append(uid)
                     continue
-                if mode == "set":
-                    new = wanted
-                elif mode == "add":
-                    new = old | wanted
-                else:
-                    new = frozenset(f for f in old if f.lower() not in lowered)
+                new = stored_flags(mode, old, wanted)
                 if new == old:
                     done.append(MessageRecord(uid, old, old_modseq))
                     continue
