@@ -140,18 +140,23 @@ class Tokenizer:
         out += data[start : self.pos]
         return 0
 
-    def mime_token(self, out: bytearray) -> int:
+    def _run_of(self, accepts, out: bytearray) -> int:
+        """Copy the octets ``accepts`` (or a dot) from here on into ``out``, then skip
+        white space: 0 at the end of input, else what ``skip_lwsp`` says."""
         data = self.data
         start = self.pos
         while self.pos < self.end:
             c = data[self.pos]
-            if is_token_char(c) or c == 0x2E:
+            if accepts(c) or c == 0x2E:
                 self.pos += 1
                 continue
             out += data[start : self.pos]
             return self.skip_lwsp()
         out += data[start : self.pos]
         return 0
+
+    def mime_token(self, out: bytearray) -> int:
+        return self._run_of(is_token_char, out)
 
     def quoted_string(self, out: bytearray) -> int:
         data = self.data
@@ -186,17 +191,7 @@ class Tokenizer:
         return -1
 
     def _atom_or_dot(self, out: bytearray) -> int:
-        data = self.data
-        start = self.pos
-        while self.pos < self.end:
-            c = data[self.pos]
-            if is_atext(c) or c == 0x2E:
-                self.pos += 1
-                continue
-            out += data[start : self.pos]
-            return self.skip_lwsp()
-        out += data[start : self.pos]
-        return 0
+        return self._run_of(is_atext, out)
 
     def phrase(self, out: bytearray) -> int:
         if self.pos >= self.end:
