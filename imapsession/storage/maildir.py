@@ -594,6 +594,38 @@ _NOT_IN_KEYWORD = set(' (){%*"\\]')
 _SNAPSHOT_SLACK = 200  # changes since the snapshot before a reader rewrites it
 
 
+def changes_since(
+    db: sqlite3.Connection, box_id: int, since_modseq: int, highest: int
+) -> tuple[tuple[MessageRecord, ...], tuple[int, ...], bool]:
+    """The index's answer to ``sync(since)`` for every backend: records changed after
+    ``since_modseq`` (all of them for 0, from the packed snapshot), UIDs expunged after
+    it, and whether the snapshot is stale (the caller saves it once the read
+    transaction that also read ``highest`` is over)."""
+    if since_modseq == 0 and highest > 0:
+        changed, stale = _all_records(db, box_id)
+        return changed, (), stale
+    if since_modseq >= highest:
+        return (), (), False
+    changed = tuple(
+        MessageRecord(uid, _flag_set(flags), modseq)
+        for uid, flags, modseq in db.execute(
+            "SELECT uid, flags, modseq FROM message"
+            " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            (box_id, since_modseq),
+        )
+    )
+    expunged: tuple[int, ...] = ()
+    if since_modseq > 0:
+        expunged = tuple(
+            uid
+            for (uid,) in db.execute(
+                "SELECT uid FROM tombstone WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+                (box_id, since_modseq),
+            )
+        )
+    return changed, expunged, False
+
+
 def _all_records(db: sqlite3.Connection, box_id: int) -> tuple[tuple[MessageRecord, ...], bool]:
     """Every message, from the packed snapshot plus the changes after it; (records, stale)."""
     from array import array
@@ -716,32 +748,10 @@ class MaildirMailbox(Mailbox):
             row = self._folder.row()
             assert row is not None
             uidvalidity, uidnext, highest, first_recent = row[1], row[2], row[3], row[4]
-            changed: tuple[MessageRecord, ...] = ()
-            expunged: tuple[int, ...] = ()
-            stale = False
-            if since_modseq == 0 and highest > 0:
-                changed, stale = _all_records(db, box_id)
-            elif since_modseq < highest:
-                changed = tuple(
-                    MessageRecord(uid, _flag_set(flags), modseq)
-                    for uid, flags, modseq in db.execute(
-                        "SELECT uid, flags, modseq FROM message"
-                        " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-                        (box_id, since_modseq),
-                    )
-                )
-                if since_modseq > 0:
-                    expunged = tuple(
-                        uid
-                        for (uid,) in db.execute(
-                            "SELECT uid FROM tombstone WHERE mailbox_id = ? AND modseq > ?"
-                            " ORDER BY uid",
-                            (box_id, since_modseq),
-                        )
-                    )
+            changed, expunged, stale = changes_since(db, box_id, since_modseq, highest)
         finally:
             db.execute("COMMIT")
-        if since_modseq == 0 and stale:
+        if stale:
             _save_snapshot(self._store.index, box_id, highest, changed)
         if self.readonly:
             # EXAMINE shows \Recent without claiming it (RFC 3501 2.3.2; as Dovecot does)

@@ -68,12 +68,12 @@ from imapsession.storage.base import (
 from imapsession.storage.index import Index
 from imapsession.storage.maildir import (
     MaildirSpool,
-    _all_records,
     _check_flags,
     _datetime_from_ns,
     _flag_set,
     _flag_text,
     _save_snapshot,
+    changes_since,
     crlf_size,
 )
 from imapsession.storage.mbox_lock import locked
@@ -614,25 +614,11 @@ class MboxMailbox(Mailbox):
         try:
             row = self._folder.row()
             uidvalidity, uidnext, highest, first_recent = row[1], row[2], row[3], row[4]
-            changed: tuple[MessageRecord, ...] = ()
-            expunged: tuple[int, ...] = ()
-            stale = False
-            if since_modseq == 0 and highest > 0:
-                changed, stale = _all_records(db, box_id)
-            elif since_modseq < highest:
-                changed = tuple(
-                    MessageRecord(uid, _flag_set(flags), modseq)
-                    for uid, flags, modseq in db.execute(
-                        "SELECT uid, flags, modseq FROM message WHERE mailbox_id = ?"
-                        " AND modseq > ? ORDER BY uid", (box_id, since_modseq)))
-                if since_modseq > 0:
-                    expunged = tuple(uid for (uid,) in db.execute(
-                        "SELECT uid FROM tombstone WHERE mailbox_id = ? AND modseq > ?"
-                        " ORDER BY uid", (box_id, since_modseq)))
+            changed, expunged, stale = changes_since(db, box_id, since_modseq, highest)
             keywords = tuple(self._folder.keywords(box_id))
         finally:
             db.execute("COMMIT")
-        if since_modseq == 0 and stale:
+        if stale:
             _save_snapshot(self._store.index, box_id, highest, changed)
         if self.readonly:
             recent = frozenset(r.uid for r in changed if r.uid >= first_recent)
