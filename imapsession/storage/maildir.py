@@ -75,6 +75,7 @@ from imapsession.storage.base import (
     SyncResult,
     stored_flags,
 )
+from imapsession.storage.cache import MessageCache
 from imapsession.storage.index import Index
 from imapsession.storage.subscriptions import Subscriptions
 
@@ -707,8 +708,7 @@ class MaildirMailbox(Mailbox):
         self._box_id: int | None = None
         self._pending_cache: dict[int, tuple[int, int]] = {}
         self._known_meta: dict[int, tuple[int, int]] | None = None
-        self._cache_values: dict[str, dict[int, bytes]] = {}
-        self._pending_values: list[tuple[int, int, str, bytes]] = []
+        self._cache = MessageCache(lambda: self._store.index.db, self._id)
 
     # sync ---------------------------------------------------------------------------
 
@@ -840,37 +840,23 @@ class MaildirMailbox(Mailbox):
         return MessageMeta(size, _datetime_from_ns(date))
 
     def cached(self, uid: int, field: str) -> bytes | None:
-        values = self._cache_values.get(field)
-        if values is None:  # one query per field and session, not one per message
-            values = self._cache_values[field] = dict(self._store.index.db.execute(
-                "SELECT uid, value FROM message_cache WHERE mailbox_id = ? AND field = ?",
-                (self._id(), field)))
-        return values.get(uid)
+        return self._cache.get(uid, field)
 
     def remember(self, uid: int, field: str, value: bytes) -> None:
-        self._cache_values.setdefault(field, {})[uid] = value
-        self._pending_values.append((self._id(), uid, field, value))
-        if len(self._pending_values) >= _CACHE_FLUSH:
+        if self._cache.put(uid, field, value):
             self._flush_cache()
 
     def _flush_cache(self) -> None:
-        if not self._pending_cache and not self._pending_values:
+        if not self._pending_cache and not self._cache.pending:
             return
         items = [(s, d, self._id(), uid) for uid, (s, d) in self._pending_cache.items()]
-        values, self._pending_values = self._pending_values, []
         self._pending_cache.clear()
         with self._store.index.write() as db:
             db.executemany(
                 "UPDATE message SET size = ?, internal_date = ? WHERE mailbox_id = ? AND uid = ?",
                 items,
             )
-            # only for messages still there: an expunge meanwhile removed its row
-            db.executemany(
-                "INSERT OR REPLACE INTO message_cache (mailbox_id, uid, field, value)"
-                " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS"
-                " (SELECT 1 FROM message WHERE mailbox_id = ?1 AND uid = ?2)",
-                values,
-            )
+            self._cache.write_pending(db)
 
     # changing -----------------------------------------------------------------------
 

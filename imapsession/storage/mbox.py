@@ -65,6 +65,7 @@ from imapsession.storage.base import (
     SyncResult,
     stored_flags,
 )
+from imapsession.storage.cache import MessageCache
 from imapsession.storage.index import Index
 from imapsession.storage.maildir import (
     MaildirSpool,
@@ -83,7 +84,6 @@ STATE_DIR = ".imap"
 INDEX_NAME = "imapsession.index.sqlite"
 SUBSCRIPTIONS_FILE = ".subscriptions"
 _EMPTY: frozenset[str] = frozenset()
-_CACHE_FLUSH = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS mbox_file (
@@ -570,8 +570,7 @@ class MboxMailbox(Mailbox):
         self.name = folder.name
         self.readonly = readonly
         self._box_id: int | None = None
-        self._cache_values: dict[str, dict[int, bytes]] = {}
-        self._pending_values: list[tuple[int, int, str, bytes]] = []
+        self._cache = MessageCache(lambda: self._store.index.db, self._id)
         self._fd: int | None = None  # read-only, kept while the file is the same inode
         self._reading: tuple[tuple[int, int, int], dict[int, tuple]] | None = None
 
@@ -685,30 +684,19 @@ class MboxMailbox(Mailbox):
         return MessageMeta(size, _datetime_from_ns(date))
 
     def cached(self, uid: int, field: str) -> bytes | None:
-        values = self._cache_values.get(field)
-        if values is None:  # one query per field and session, not one per message
-            values = self._cache_values[field] = dict(self._store.index.db.execute(
-                "SELECT uid, value FROM message_cache WHERE mailbox_id = ? AND field = ?",
-                (self._id(), field)))
-        return values.get(uid)
+        return self._cache.get(uid, field)
 
     def remember(self, uid: int, field: str, value: bytes) -> None:
         """Kept like the Maildir backend does: a message's bytes as served never change
         (flags live in hidden headers), so an ENVELOPE stays true across rewrites."""
-        self._cache_values.setdefault(field, {})[uid] = value
-        self._pending_values.append((self._id(), uid, field, value))
-        if len(self._pending_values) >= _CACHE_FLUSH:
+        if self._cache.put(uid, field, value):
             self._flush_cache()
 
     def _flush_cache(self) -> None:
-        if not self._pending_values:
+        if not self._cache.pending:
             return
-        values, self._pending_values = self._pending_values, []
         with self._store.index.write() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO message_cache (mailbox_id, uid, field, value)"
-                " SELECT ?1, ?2, ?3, ?4 WHERE EXISTS"
-                " (SELECT 1 FROM message WHERE mailbox_id = ?1 AND uid = ?2)", values)
+            self._cache.write_pending(db)
 
     # changing ------------------------------------------------------------------------
 
