@@ -7,8 +7,8 @@ import re
 from imapsession.commands.mailbox import decode_mailbox_name
 from imapsession.protocol import serializer
 from imapsession.protocol.command import Command
-from imapsession.protocol.types import mutf7_encode
 from imapsession.session import Done, Session, ok
+from imapsession.text.mutf7 import mutf7_encode
 
 
 def pattern_regex(pattern: str, separator: str) -> re.Pattern[str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from imapsession.protocol.command import Command
-from imapsession.protocol.types import mutf7_decode, mutf7_encode
 from imapsession.session import CommandError, Done, Session, no, ok
+from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
 
 
 def decode_mailbox_name(wire_name: str) -> str:

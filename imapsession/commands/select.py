@@ -6,8 +6,8 @@ from __future__ import annotations
 from imapsession.commands.mailbox import decode_mailbox_name
 from imapsession.protocol import serializer
 from imapsession.protocol.command import Command
-from imapsession.protocol.types import mutf7_encode
 from imapsession.session import Done, Session, ok
+from imapsession.text.mutf7 import mutf7_encode
 from imapsession.view import MailboxView
 
 

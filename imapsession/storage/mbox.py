@@ -40,7 +40,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import BinaryIO
 
-from imapsession.protocol.types import mutf7_decode, mutf7_encode
 from imapsession.storage import mbox_format as fmt
 from imapsession.storage import mbox_journal as journal
 from imapsession.storage import names
@@ -79,6 +78,7 @@ from imapsession.storage.maildir import (
 )
 from imapsession.storage.mbox_lock import locked
 from imapsession.storage.subscriptions import Subscriptions
+from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
 
 STATE_DIR = ".imap"
 INDEX_NAME = "imapsession.index.sqlite"

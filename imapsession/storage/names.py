@@ -31,8 +31,8 @@ from __future__ import annotations
 import os
 import re
 
-from imapsession.protocol.types import mutf7_decode, mutf7_encode
 from imapsession.storage.base import InvalidMailboxName
+from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
 
 SEPARATOR = "/"
 DOT_ESCAPE = "&AC4-"
