@@ -28,8 +28,6 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
     ``observe.rawlog.RawLog`` that sees every byte in and out. ``initial``:
     client bytes already read (pipelined after a LOGIN), handled first.
     """
-    from imapsession.commands import idle
-
     counters = _Counters()
 
     def write(data: bytes) -> None:
@@ -45,6 +43,8 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
     session.output_sink = write
     if not greeted:
         write(session.greeting())
+    from imapsession.commands import idle  # after the greeting: it need not wait for this
+
     last_input = time.monotonic()
     reason = "Connection closed"
     try:
@@ -54,11 +54,11 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
         while not session.finished:
             # wake up in time for the autologout, and every few seconds while idling
             timeout = max(0.0, last_input + autologout_seconds - time.monotonic())
-            if session.idling is not None:
+            if idle.idling(session):
                 timeout = min(timeout, IDLE_POLL_SECONDS)
             ready, _, _ = select.select([in_fd], [], [], timeout)
             if not ready:
-                if session.idling is not None:
+                if idle.idling(session):
                     write(idle.tick(session))
                 if time.monotonic() - last_input >= autologout_seconds:
                     write(session.bye("Autologout; idle for too long"))

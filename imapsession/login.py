@@ -111,7 +111,8 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
 
     from imapsession.auth import loglines, request, throttle
     from imapsession.auth.privileges import PrivilegeError
-    from imapsession.session import Session, no
+    from imapsession.commands.results import no
+    from imapsession.session import Session
 
     log = logging.getLogger("imapsession.login")
     try:
@@ -304,10 +305,10 @@ def _preload_session() -> None:
     import importlib
 
     import imapsession
-    from imapsession.session import COMMANDS
+    from imapsession.commands.table import COMMANDS
 
-    for _, module in COMMANDS.values():
-        importlib.import_module(f"imapsession.commands.{module}")
+    for entry in COMMANDS.values():
+        importlib.import_module(entry.module)
     for name in ("imapsession.mime", "imapsession.view", "imapsession.driver",
                  "imapsession.storage.maildir", "imapsession.storage.mbox",
                  "imapsession.observe.attach",

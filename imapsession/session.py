@@ -1,14 +1,24 @@
-"""The IMAP session: states, which commands each state accepts, and dispatch.
+"""The IMAP session: the state machine, dispatch through the command table, the sync point.
 
 Theory of operation
 -------------------
 The session is sans-I/O: ``receive(bytes)`` returns the bytes to send. Inside,
 the framer cuts commands out of the stream, the grammar parses them, and the
-table below says whether the current state accepts each; a handler in
-``commands/`` runs it and answers with a ``Done``. After each command in the
-selected state the mailbox view is refreshed (``view.py``: the one place that
-decides when EXISTS/EXPUNGE/FETCH FLAGS may go out), then the tagged line is
-written. Every state change happens in this file.
+command table (``commands/table.py``, given to the session) says whether the
+current state accepts each; a handler in ``commands/`` runs it and answers with
+a ``Done``. Handlers see the session only through ``commands/context.py``'s
+``HandlerSession`` and never import this module: imports go one way, from the
+session down to the commands. A handler module is imported when its command
+first arrives, never before the greeting. After each command in the selected
+state the mailbox view is refreshed (``view.py``: the one place that decides
+when EXISTS/EXPUNGE/FETCH FLAGS may go out), then the tagged line is written.
+Every state change happens in this file.
+
+A command the table flags ``takes_over_input`` (IDLE waiting for DONE,
+AUTHENTICATE for its response line) may call ``take_over_input``: until it
+calls ``release_input``, every byte received goes to its module's ``consume``
+instead of the framer, and what ``consume`` hands back (the bytes after the
+line, e.g. commands pipelined behind DONE in the same write) is framed as usual.
 
     NOT_AUTHENTICATED --LOGIN/AUTHENTICATE--> AUTHENTICATED   (login mode)
     (preauth starts in AUTHENTICATED)
@@ -19,75 +29,38 @@ written. Every state change happens in this file.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
 from imapsession import greeting
+from imapsession.commands.results import CommandError, Done, no
+from imapsession.commands.table import (
+    AUTH,
+    COMMANDS,
+    INPUT_ENTRY_POINT,
+    NOT_AUTH,
+    SELECTED,
+    CommandEntry,
+    State,
+    handler_name,
+)
 from imapsession.observe.transcript import Transcript
 from imapsession.protocol import framing
 from imapsession.protocol.command import Command
 from imapsession.protocol.grammar import ParseError, parse_command, tag_of
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from imapsession.storage.base import MailStore
     from imapsession.view import MailboxView
 
 log = logging.getLogger("imapsession")
 
-
-class State(enum.Enum):
-    NOT_AUTHENTICATED = "not authenticated"
-    AUTHENTICATED = "authenticated"
-    SELECTED = "selected"
-    LOGOUT = "logout"
-
-
-ANY = frozenset(State) - {State.LOGOUT}
-AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
-SELECTED = frozenset({State.SELECTED})
-NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
-
-# command -> (states that accept it, handler module in imapsession.commands)
-COMMANDS: dict[str, tuple[frozenset[State], str]] = {
-    "CAPABILITY": (ANY, "any"),
-    "NOOP": (ANY, "any"),
-    "LOGOUT": (ANY, "any"),
-    "ID": (ANY, "any"),
-    "ENABLE": (AUTH, "any"),
-    "STARTTLS": (NOT_AUTH, "auth"),
-    "LOGIN": (NOT_AUTH, "auth"),
-    "AUTHENTICATE": (NOT_AUTH, "auth"),
-    "SELECT": (AUTH, "select"),
-    "EXAMINE": (AUTH, "select"),
-    "CREATE": (AUTH, "mailbox"),
-    "DELETE": (AUTH, "mailbox"),
-    "RENAME": (AUTH, "mailbox"),
-    "SUBSCRIBE": (AUTH, "mailbox"),
-    "UNSUBSCRIBE": (AUTH, "mailbox"),
-    "LIST": (AUTH, "list"),
-    "LSUB": (AUTH, "list"),
-    "NAMESPACE": (AUTH, "list"),
-    "STATUS": (AUTH, "select"),
-    "APPEND": (AUTH, "append"),
-    "IDLE": (AUTH, "idle"),
-    "CHECK": (SELECTED, "select"),
-    "CLOSE": (SELECTED, "select"),
-    "UNSELECT": (SELECTED, "select"),
-    "EXPUNGE": (SELECTED, "expunge"),
-    "SEARCH": (SELECTED, "search"),
-    "FETCH": (SELECTED, "fetch"),
-    "STORE": (SELECTED, "store"),
-    "COPY": (SELECTED, "copy_move"),
-    "MOVE": (SELECTED, "copy_move"),
-}
-
-# RFC 3501 7.4.1: no EXPUNGE while answering these (their UID forms may have one)
-NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
 MAX_BAD_IN_A_ROW = 20
 FLUSH_AT = 256 * 1024
 
@@ -100,37 +73,11 @@ class Limits:
     max_discard: int = 1024 * 1024  # refused non-sync literals up to this are read and dropped
 
 
-@attrs.frozen
-class Done:
-    """A command's tagged completion."""
+def _handler_module(entry: CommandEntry) -> ModuleType:
+    """The entry's handler module, imported the first time its command arrives."""
+    import importlib
 
-    status: str  # "OK", "NO" or "BAD"
-    text: str
-    code: str | None = None
-
-    def line(self, tag: str) -> bytes:
-        code = f"[{self.code}] " if self.code else ""
-        return f"{tag} {self.status} {code}{self.text}\r\n".encode("utf-8", "replace")
-
-
-def ok(text: str = "Completed", code: str | None = None) -> Done:
-    return Done("OK", text, code)
-
-
-def no(text: str, code: str | None = None) -> Done:
-    return Done("NO", text, code)
-
-
-def bad(text: str, code: str | None = None) -> Done:
-    return Done("BAD", text, code)
-
-
-class CommandError(Exception):
-    """Raised by handlers to end a command with NO or BAD."""
-
-    def __init__(self, done: Done):
-        super().__init__(done.text)
-        self.done = done
+    return importlib.import_module(entry.module)
 
 
 class Session:
@@ -143,11 +90,13 @@ class Session:
         limits: Limits = Limits(),
         capabilities_extra: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
+        table: Mapping[str, CommandEntry] = COMMANDS,
     ):
         self.store = store
         self.user = user
         self.limits = limits
         self.clock = clock
+        self.table = table  # command -> states, handler module (commands/table.py)
         self.state = State.AUTHENTICATED if store is not None else State.NOT_AUTHENTICATED
         self.view: MailboxView | None = None
         self.framer = framing.Framer(self._literal_policy, limits.max_line)
@@ -159,16 +108,16 @@ class Session:
         self.bad_in_a_row = 0
         self.enabled: set[str] = set()
         self.enableable: frozenset[str] = frozenset()
-        self.idling: Command | None = None
-        self.idle_buffer = b""
+        # a command that has taken over the input (IDLE, AUTHENTICATE) and the
+        # incomplete line it has read so far; see take_over_input
+        self.input_owner: Command | None = None
+        self.input_owner_buffer = b""
         self.capabilities_extra = capabilities_extra
         self.expunged_total = 0
         # login mode (login.py): None = LOGIN/AUTHENTICATE not offered; else whether
         # the transport is secure. A login request waits in pending_login for its verdict.
         self.login_secure: bool | None = None
         self.pending_login: tuple[Command, object] | None = None
-        self.sasl: Command | None = None  # AUTHENTICATE waiting for its response line
-        self.sasl_buffer = b""
         self.exit_status = 0
         # debugging (observe/): the last commands, a crash reporter, a process-title
         # hook, and test-only injected faults (set by the command line, never by a client)
@@ -215,24 +164,16 @@ class Session:
 
     def receive(self, data: bytes) -> bytes:
         """Feed client bytes; run every complete command; return what to send."""
-        from imapsession.commands import idle
-
         pending = data
         while True:
-            if self.idling is not None:
-                # while idling only DONE is read; what follows it is ordinary input
-                pending = idle.consume(self, pending)
-                if self.idling is not None:
-                    break
-            elif self.sasl is not None:
-                # AUTHENTICATE's response line, then ordinary input (login mode)
-                from imapsession.commands import auth
-
-                pending = auth.consume_sasl(self, pending)
-                if self.sasl is not None:
+            if self.input_owner is not None:
+                # a command reads the input itself (IDLE its DONE, AUTHENTICATE its
+                # response line); what follows that line is ordinary input
+                pending = self._input_consumer()(self, pending)
+                if self.input_owner is not None:
                     break
             self.framer.feed(pending)
-            while (not self.finished and self.idling is None and self.sasl is None
+            while (not self.finished and self.input_owner is None
                    and self.pending_login is None):  # a login waits for login.py's verdict
                 event = self.framer.next_event()
                 self.output.extend(self.framer.continuations)
@@ -240,9 +181,9 @@ class Session:
                 if event is None:
                     break
                 self._event(event)
-            if (self.idling is None and self.sasl is None) or self.finished:
+            if self.input_owner is None or self.finished:
                 break
-            # IDLE (or AUTHENTICATE) began with more input already read (DONE in the same write)
+            # a command took over the input with more already read (DONE in the same write)
             pending = self.framer.take_buffer()
             if not pending:
                 break
@@ -294,7 +235,10 @@ class Session:
                 return framing.Refuse(b"* BYE [TOOBIG] Message is larger than APPENDLIMIT\r\n",
                                       fatal=True)
             if request.size > self.limits.max_literal:
-                return framing.Accept(self._append_spool(request.head))
+                from imapsession.commands.append_spool import new_append_spool
+
+                assert self.store is not None
+                return framing.Accept(new_append_spool(self.store, request.head))
             return framing.Accept()
         if request.size > self.limits.max_literal:
             text = f"{tag} BAD [TOOBIG] Literal too large\r\n".encode()
@@ -305,38 +249,19 @@ class Session:
             return framing.Refuse(text)
         return framing.Accept()
 
-    def _append_spool(self, head: bytes):
-        """A spool file for a large APPEND, in the target mailbox's tmp/ when it can be named."""
-        from imapsession.commands.mailbox import decode_mailbox_name
-
-        target = None
-        first_line = head.split(b"\r\n")[0]
-        try:  # parse "tag APPEND mailbox [flags] [date] {0}" for the mailbox name
-            probe = first_line[: first_line.rindex(b"{")] + b"{0}"
-            command = parse_command(framing.Frame((probe, b""), (b"",)))
-            target = decode_mailbox_name(command.args[0])
-        except Exception:  # noqa: BLE001 - any unparseable head spools to the root
-            target = None
-        assert self.store is not None
-        try:
-            return self.store.new_spool(target)
-        except Exception:  # noqa: BLE001 - e.g. the target does not exist
-            return self.store.new_spool(None)
-
     # --- running commands ----------------------------------------------------------------
 
     def run(self, command: Command) -> None:
-        entry = COMMANDS.get(command.name)
+        entry = self.table.get(command.name)
         if entry is None:
             self._bad(command.tag, f"Unknown command {command.name}")
             return
-        states, module_name = entry
-        if self.state not in states:
-            self._bad(command.tag, self._wrong_state(command.name, states))
+        if self.state not in entry.states:
+            self._bad(command.tag, self._wrong_state(command.name, entry.states))
             return
         self.bad_in_a_row = 0
-        done = self._dispatch(command, module_name)
-        if done is None:  # the command continues (IDLE)
+        done = self._dispatch(command, entry)
+        if done is None:  # the command continues (IDLE, AUTHENTICATE, a login)
             return
         self.finish(command, done)
 
@@ -344,7 +269,7 @@ class Session:
         if self.view is not None and self.state is State.SELECTED and command.name != "LOGOUT":
             from imapsession.storage.base import NoSuchMailbox
 
-            allow = command.uid or command.name not in NO_EXPUNGE_DURING
+            allow = command.uid or not self.table[command.name].holds_expunges
             try:
                 for line in self.view.refresh(allow, with_uid=command.uid):
                     self.send(line)
@@ -367,13 +292,10 @@ class Session:
             return f"{name} is not allowed after authentication"
         return f"{name} is not allowed in the {self.state.value} state"
 
-    def _dispatch(self, command: Command, module_name: str) -> Done | None:
-        import importlib
-
+    def _dispatch(self, command: Command, entry: CommandEntry) -> Done | None:
         from imapsession.storage.base import StorageError
 
-        module = importlib.import_module(f"imapsession.commands.{module_name}")
-        handler = getattr(module, "handle_" + command.name.lower())
+        handler = getattr(_handler_module(entry), handler_name(command.name))
         if self.on_command is not None:
             self.on_command(command.name)
         try:
@@ -436,6 +358,31 @@ class Session:
     def logout(self) -> None:
         self.leave_selected()
         self.state = State.LOGOUT
+
+    # --- a command that reads the input itself --------------------------------------------
+
+    def take_over_input(self, command: Command) -> None:
+        """Until ``release_input``, received bytes go to ``command``'s module's ``consume``.
+
+        Only a command the table flags ``takes_over_input`` may (IDLE, AUTHENTICATE).
+        """
+        if not self.table[command.name].takes_over_input:
+            raise AssertionError(f"{command.name} may not take over the input (command table)")
+        self.input_owner = command
+        self.input_owner_buffer = b""
+
+    def release_input(self) -> Command:
+        """Give the input back to the framer; returns the command that had it."""
+        command = self.input_owner
+        assert command is not None
+        self.input_owner = None
+        self.input_owner_buffer = b""
+        return command
+
+    def _input_consumer(self) -> Callable[[Session, bytes], bytes]:
+        assert self.input_owner is not None
+        module = _handler_module(self.table[self.input_owner.name])
+        return getattr(module, INPUT_ENTRY_POINT)
 
     # --- login mode: commands/auth.py asks, login.py answers ------------------------------
 

@@ -12,8 +12,9 @@ from test_login_world import hash_password
 
 from imapsession.auth import check, loglines, options, passwd_file, sasl, throttle, verify
 from imapsession.auth.request import LoginRequest, encode, read
+from imapsession.commands.results import no
 from imapsession.login import expand_template
-from imapsession.session import Session, State, no
+from imapsession.session import Session, State
 
 SCHEMES = ["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT", "PLAIN"]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from imapsession.commands.mailbox import decode_mailbox_name
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.mailbox_names import decode_mailbox_name
+from imapsession.commands.results import Done, no, ok
 from imapsession.protocol.command import Command
-from imapsession.session import Done, Session, no, ok
 from imapsession.storage.base import NoSuchMailbox
 
 
@@ -13,7 +14,7 @@ def _discard(message) -> None:
         message.discard()
 
 
-def handle_append(session: Session, command: Command) -> Done:
+def handle_append(session: HandlerSession, command: Command) -> Done:
     wire_name, flags, date, message = command.args
     try:
         target = decode_mailbox_name(wire_name)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from imapsession.auth.request import LoginRequest
 from imapsession.auth.sasl import SaslError, decode_plain
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.results import Done, bad, no
 from imapsession.protocol.command import Command
 from imapsession.protocol.framing import ContinuationTooLong, continuation_line
-from imapsession.session import Done, Session, bad, no
 
 MAX_SASL_LINE = 8 * 1024
 PRIVACY = "Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
 
 
-def _unavailable(session: Session) -> Done | None:
+def _unavailable(session: HandlerSession) -> Done | None:
     if session.login_secure is None:
         return no("Authentication is not available in this mode.", "UNAVAILABLE")
     if not session.login_secure:
@@ -25,7 +26,7 @@ def _unavailable(session: Session) -> Done | None:
     return None
 
 
-def handle_login(session: Session, command: Command) -> Done | None:
+def handle_login(session: HandlerSession, command: Command) -> Done | None:
     refusal = _unavailable(session)
     if refusal is not None:
         return refusal
@@ -34,7 +35,7 @@ def handle_login(session: Session, command: Command) -> Done | None:
     return None
 
 
-def handle_authenticate(session: Session, command: Command) -> Done | None:
+def handle_authenticate(session: HandlerSession, command: Command) -> Done | None:
     mechanism, initial = command.args
     if mechanism != "PLAIN":
         return no("Unsupported authentication mechanism.")
@@ -42,14 +43,13 @@ def handle_authenticate(session: Session, command: Command) -> Done | None:
     if refusal is not None:
         return refusal
     if initial is None:  # RFC 3501: an empty challenge, then the client's response line
-        session.sasl = command
-        session.sasl_buffer = b""
+        session.take_over_input(command)  # consume() reads the line
         session.send(b"+ \r\n")
         return None
     return _plain(session, command, initial)
 
 
-def _plain(session: Session, command: Command, response: bytes) -> Done | None:
+def _plain(session: HandlerSession, command: Command, response: bytes) -> Done | None:
     try:
         authzid, authcid, password = decode_plain(response)
     except SaslError as exc:
@@ -58,20 +58,17 @@ def _plain(session: Session, command: Command, response: bytes) -> Done | None:
     return None
 
 
-def consume_sasl(session: Session, data: bytes) -> bytes:
+def consume(session: HandlerSession, data: bytes) -> bytes:
     """Read the response line to AUTHENTICATE's challenge; return the bytes after it."""
     try:
-        line, rest = continuation_line(session.sasl_buffer, data, MAX_SASL_LINE)
+        line, rest = continuation_line(session.input_owner_buffer, data, MAX_SASL_LINE)
     except ContinuationTooLong:
-        _finish(session, bad("SASL response too long."))
+        session.finish(session.release_input(), bad("SASL response too long."))
         return b""
     if line is None:
-        session.sasl_buffer = rest
+        session.input_owner_buffer = rest
         return b""
-    command = session.sasl
-    assert command is not None
-    session.sasl = None
-    session.sasl_buffer = b""
+    command = session.release_input()
     done = bad("Authentication aborted by client.") if line == b"*" else _plain(
         session, command, line)
     if done is not None:
@@ -79,14 +76,6 @@ def consume_sasl(session: Session, data: bytes) -> bytes:
     return rest
 
 
-def _finish(session: Session, done: Done) -> None:
-    command = session.sasl
-    assert command is not None
-    session.sasl = None
-    session.sasl_buffer = b""
-    session.finish(command, done)
-
-
-def handle_starttls(session: Session, command: Command) -> Done:
+def handle_starttls(session: HandlerSession, command: Command) -> Done:
     # TLS stays outside the process: stunnel's protocol=imap handles STARTTLS
     return bad("TLS is provided by the front end (stunnel), not by this process.")

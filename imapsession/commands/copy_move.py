@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from imapsession.commands.mailbox import decode_mailbox_name
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.mailbox_names import decode_mailbox_name
+from imapsession.commands.results import Done, bad, no, ok
 from imapsession.commands.uidsets import compact
 from imapsession.protocol.command import Command
-from imapsession.session import Done, Session, bad, no, ok
 from imapsession.storage.base import NoSuchMailbox
 from imapsession.view import InvalidMessageSet, resolve
 
 
-def _targets(session: Session, command: Command) -> tuple[list[int], str]:
+def _targets(session: HandlerSession, command: Command) -> tuple[list[int], str]:
     sequence, wire_name = command.args
     return [uid for _, uid in resolve(session.view, sequence, command.uid)], \
         decode_mailbox_name(wire_name)
@@ -21,7 +22,7 @@ def _copyuid(result) -> str:
             f"{compact(result.target_uids)}")
 
 
-def handle_copy(session: Session, command: Command) -> Done:
+def handle_copy(session: HandlerSession, command: Command) -> Done:
     try:
         uids, target = _targets(session, command)
     except InvalidMessageSet as exc:
@@ -38,7 +39,7 @@ def handle_copy(session: Session, command: Command) -> Done:
     return ok("Copy completed.", _copyuid(result))
 
 
-def handle_move(session: Session, command: Command) -> Done:
+def handle_move(session: HandlerSession, command: Command) -> Done:
     view = session.view
     if view.readonly:
         return no("Mailbox is read-only.")

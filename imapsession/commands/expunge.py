@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.results import Done, no, ok
 from imapsession.protocol.command import Command
-from imapsession.session import Done, Session, no, ok
 from imapsession.view import resolve
 
 
-def handle_expunge(session: Session, command: Command) -> Done:
+def handle_expunge(session: HandlerSession, command: Command) -> Done:
     view = session.view
     if view.readonly:
         return no("Mailbox is read-only.")

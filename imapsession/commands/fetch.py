@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.results import Done, bad, no, ok
 from imapsession.protocol import serializer
 from imapsession.protocol.command import Command, FetchItem
 from imapsession.protocol.types import Section, format_date_time
-from imapsession.session import Done, Session, bad, no, ok
 from imapsession.storage.base import MessageGone
 from imapsession.view import InvalidMessageSet, resolve
 
@@ -54,7 +55,7 @@ class _Message:
     ranges, so memory stays bounded whatever is fetched.
     """
 
-    def __init__(self, session: Session, uid: int):
+    def __init__(self, session: HandlerSession, uid: int):
         self._view = session.view
         self._uid = uid
         self._data: bytes | None = None
@@ -122,7 +123,7 @@ class _Message:
         return self._root
 
 
-def handle_fetch(session: Session, command: Command) -> Done:
+def handle_fetch(session: HandlerSession, command: Command) -> Done:
     sequence, items = command.args
     view = session.view
     try:
@@ -159,7 +160,7 @@ class _Refusal(Exception):
         self.done = done
 
 
-def _fetch_one(session: Session, seq: int, uid: int, items, sets_seen: bool,
+def _fetch_one(session: HandlerSession, seq: int, uid: int, items, sets_seen: bool,
                wants_flags: bool) -> None:
     view = session.view
     message = _Message(session, uid)
@@ -249,7 +250,7 @@ def _flags(view, uid: int) -> bytes:
     return view.formatted_flags(uid)
 
 
-def _item(session: Session, view, uid: int, message: _Message, item: FetchItem) -> bytes:
+def _item(session: HandlerSession, view, uid: int, message: _Message, item: FetchItem) -> bytes:
     name = item.name
     if name == "UID":
         return b"UID %d" % uid

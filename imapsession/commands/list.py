@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from imapsession.commands.mailbox import decode_mailbox_name
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.mailbox_names import decode_mailbox_name
+from imapsession.commands.results import Done, ok
 from imapsession.protocol import serializer
 from imapsession.protocol.command import Command
-from imapsession.session import Done, Session, ok
 from imapsession.text.mutf7 import mutf7_encode
 
 
@@ -41,7 +42,7 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (0 if name == "INBOX" else 1, name)
 
 
-def _full_pattern(session: Session, command: Command) -> str | None:
+def _full_pattern(session: HandlerSession, command: Command) -> str | None:
     reference, pattern = command.args
     if pattern == "":
         return None
@@ -59,7 +60,7 @@ def _decode_pattern(pattern: str) -> str:
     return "".join(p if p in ("*", "%") else decode_mailbox_name(p) if p else "" for p in pieces)
 
 
-def handle_list(session: Session, command: Command) -> Done:
+def handle_list(session: HandlerSession, command: Command) -> Done:
     separator = session.store.hierarchy_separator
     full = _full_pattern(session, command)
     if full is None:  # LIST "" "": the hierarchy delimiter and root (RFC 3501 6.3.8)
@@ -81,7 +82,7 @@ def handle_list(session: Session, command: Command) -> Done:
     return ok("List completed.")
 
 
-def handle_lsub(session: Session, command: Command) -> Done:
+def handle_lsub(session: HandlerSession, command: Command) -> Done:
     separator = session.store.hierarchy_separator
     full = _full_pattern(session, command)
     if full is None:
@@ -110,7 +111,7 @@ def handle_lsub(session: Session, command: Command) -> Done:
     return ok("Lsub completed.")
 
 
-def handle_namespace(session: Session, command: Command) -> Done:
+def handle_namespace(session: HandlerSession, command: Command) -> Done:
     separator = session.store.hierarchy_separator
     session.send(f'* NAMESPACE (("" "{separator}")) NIL NIL\r\n'.encode())
     return ok("Namespace completed.")

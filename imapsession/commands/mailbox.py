@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.mailbox_names import decode_mailbox_name
+from imapsession.commands.results import Done, no, ok
 from imapsession.protocol.command import Command
-from imapsession.session import CommandError, Done, Session, no, ok
-from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
 
 
-def decode_mailbox_name(wire_name: str) -> str:
-    """Modified UTF-7 from the wire to the Unicode name storage works with."""
-    try:
-        name = mutf7_decode(wire_name)
-    except ValueError as exc:
-        raise CommandError(no(f"Invalid mailbox name: {exc}", "CANNOT")) from None
-    if mutf7_encode(name) != wire_name:  # e.g. "&Jjo-&Jjo-": one name, two spellings
-        raise CommandError(no("Invalid mailbox name: not canonical modified UTF-7", "CANNOT"))
-    return "INBOX" if name.upper() == "INBOX" else name
-
-
-def handle_create(session: Session, command: Command) -> Done:
+def handle_create(session: HandlerSession, command: Command) -> Done:
     name = decode_mailbox_name(command.args[0])
     separator = session.store.hierarchy_separator
     if name.endswith(separator):  # RFC 3501 6.3.3: a trailing separator is a hint only
@@ -29,7 +19,7 @@ def handle_create(session: Session, command: Command) -> Done:
     return ok("Create completed.")
 
 
-def handle_delete(session: Session, command: Command) -> Done:
+def handle_delete(session: HandlerSession, command: Command) -> Done:
     name = decode_mailbox_name(command.args[0])
     if name == "INBOX":
         return no("INBOX can't be deleted.", "CANNOT")
@@ -40,7 +30,7 @@ def handle_delete(session: Session, command: Command) -> Done:
     return ok("Delete completed.")
 
 
-def handle_rename(session: Session, command: Command) -> Done:
+def handle_rename(session: HandlerSession, command: Command) -> Done:
     old = decode_mailbox_name(command.args[0])
     new = decode_mailbox_name(command.args[1])
     if new == "INBOX":
@@ -54,11 +44,11 @@ def handle_rename(session: Session, command: Command) -> Done:
     return ok("Rename completed.")
 
 
-def handle_subscribe(session: Session, command: Command) -> Done:
+def handle_subscribe(session: HandlerSession, command: Command) -> Done:
     session.store.subscribe(decode_mailbox_name(command.args[0]))
     return ok("Subscribe completed.")
 
 
-def handle_unsubscribe(session: Session, command: Command) -> Done:
+def handle_unsubscribe(session: HandlerSession, command: Command) -> Done:
     session.store.unsubscribe(decode_mailbox_name(command.args[0]))
     return ok("Unsubscribe completed.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from datetime import date
 
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.results import Done, bad, no, ok
 from imapsession.protocol.command import Command, SearchKey
-from imapsession.session import Done, Session, bad, no, ok
 from imapsession.storage.base import MessageGone
 from imapsession.view import MailboxView
 
@@ -171,7 +172,7 @@ def _compare_day(kind: str, day: date, wanted: date) -> bool:
     return day >= wanted
 
 
-def handle_search(session: Session, command: Command) -> Done:
+def handle_search(session: HandlerSession, command: Command) -> Done:
     charset, key = command.args
     if charset is not None and charset not in CHARSETS:
         return no("Unsupported charset.", "BADCHARSET (" + " ".join(CHARSETS) + ")")

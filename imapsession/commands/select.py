@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from imapsession.commands.mailbox import decode_mailbox_name
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.mailbox_names import decode_mailbox_name
+from imapsession.commands.results import Done, ok
 from imapsession.protocol import serializer
 from imapsession.protocol.command import Command
-from imapsession.session import Done, Session, ok
 from imapsession.text.mutf7 import mutf7_encode
 from imapsession.view import MailboxView
 
 
-def _open(session: Session, command: Command, readonly: bool) -> Done:
+def _open(session: HandlerSession, command: Command, readonly: bool) -> Done:
     name = decode_mailbox_name(command.args[0])
     session.leave_selected()  # RFC 3501 6.3.1: a failed SELECT leaves no mailbox selected
     mailbox = session.store.open_mailbox(name, readonly=readonly)
@@ -37,15 +38,15 @@ def _open(session: Session, command: Command, readonly: bool) -> Done:
     return ok("Select completed.", "READ-WRITE")
 
 
-def handle_select(session: Session, command: Command) -> Done:
+def handle_select(session: HandlerSession, command: Command) -> Done:
     return _open(session, command, readonly=False)
 
 
-def handle_examine(session: Session, command: Command) -> Done:
+def handle_examine(session: HandlerSession, command: Command) -> Done:
     return _open(session, command, readonly=True)
 
 
-def handle_status(session: Session, command: Command) -> Done:
+def handle_status(session: HandlerSession, command: Command) -> Done:
     wire_name, items = command.args
     name = decode_mailbox_name(wire_name)
     info = session.store.status(name)
@@ -62,11 +63,11 @@ def handle_status(session: Session, command: Command) -> Done:
     return ok("Status completed.")
 
 
-def handle_check(session: Session, command: Command) -> Done:
+def handle_check(session: HandlerSession, command: Command) -> Done:
     return ok("Check completed.")
 
 
-def handle_close(session: Session, command: Command) -> Done:
+def handle_close(session: HandlerSession, command: Command) -> Done:
     view = session.view
     if view is not None and not view.readonly:
         view.mailbox.expunge()  # silently: no EXPUNGE responses (RFC 3501 6.4.2)
@@ -74,6 +75,6 @@ def handle_close(session: Session, command: Command) -> Done:
     return ok("Close completed.")
 
 
-def handle_unselect(session: Session, command: Command) -> Done:
+def handle_unselect(session: HandlerSession, command: Command) -> Done:
     session.leave_selected()
     return ok("Unselect completed.")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from imapsession.commands.context import HandlerSession
+from imapsession.commands.results import Done, bad, no, ok
 from imapsession.protocol.command import Command
-from imapsession.session import Done, Session, bad, no, ok
 from imapsession.view import InvalidMessageSet, resolve
 
 
-def handle_store(session: Session, command: Command) -> Done:
+def handle_store(session: HandlerSession, command: Command) -> Done:
     sequence, mode, silent, flags = command.args
     view = session.view
     if view.readonly:
