@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from imapsession.session import Session
+from imapsession.storage import open_maildir
 from imapsession.storage.base import StorageError
 from imapsession.storage.index import (
     SCHEMA_VERSION,
@@ -35,7 +36,6 @@ from imapsession.storage.index import (
     IndexTooNew,
 )
 from imapsession.storage.index_schema import MIGRATIONS, Migration, check_order, sql
-from imapsession.storage.maildir import open_maildir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE = FIXTURES / "index_schema1"

@@ -89,7 +89,11 @@ class _Versions:
 
 
 class Index:
-    """A connection to the user's index database, created or rebuilt as needed."""
+    """A connection to the user's index database, created, migrated or rebuilt as needed.
+
+    ``migrations`` is the list this code knows (tests add steps to it); the
+    last one's number is the code's schema version.
+    """
 
     def __init__(
         self,
@@ -100,7 +104,7 @@ class Index:
     ):
         self.path = path
         self.journal_mode = journal_mode
-        self.migrations = tuple(migrations)  # tests add steps; the code's version is the last
+        self.migrations = tuple(migrations)
         self.version = check_order(self.migrations)
         self.fresh = False  # True when this open created the database
         self.db = self._open_checked()
@@ -202,7 +206,8 @@ class Index:
                     log.info("index %s migrated from schema %d to %d",
                              self.path, before, versions.applied)
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
         return versions
