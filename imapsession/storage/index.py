@@ -19,6 +19,20 @@ not make that coherent between hosts. For a home on NFS, point ``index_path``
 at a local disk (the index is a cache of facts recoverable from the files) or
 open with ``journal_mode="DELETE"`` and a single host per user.
 
+Versions: the tables and the numbered migrations are in ``index_schema.py``.
+Opening an index older than the code runs the migrations it lacks, all in one
+``BEGIN IMMEDIATE`` transaction after reading the versions again under the
+lock (so of several processes opening it at once one migrates); a failure
+rolls everything back and the open fails with ``IndexMigrationFailed``,
+leaving the index as it was. UIDVALIDITY, UIDs, modseqs, tombstones, snapshots
+and cache rows are untouched by design: migrations add, they do not rebuild.
+An index whose compat version (meta ``schema``) is above this code's is left
+alone and refused (``IndexTooNew``); one that is newer but compatible is used.
+Only a file that is not a readable index (not SQLite, or garbage versions) is
+set aside as ``.corrupt-*``, since that is the only case where starting over
+from the files loses nothing the index could still have told. docs/INDEX.md
+has the rules for writing a migration.
+
 The schema is already what CONDSTORE/QRESYNC need: a modseq per message and per
 mailbox, tombstones with the modseq of their expunge, and an index on
 (mailbox, modseq) for "what changed since".
@@ -26,75 +40,72 @@ mailbox, tombstones with the modseq of their expunge, and an index on
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-SCHEMA_VERSION = 1
+import attrs
+
+from imapsession import __version__
+from imapsession.storage.base import StorageError
+from imapsession.storage.index_schema import (
+    BASE_SCHEMA,
+    BASE_VERSION,
+    MIGRATIONS,
+    Migration,
+    check_order,
+    run_script,
+)
+
+SCHEMA_VERSION = check_order(MIGRATIONS)  # this code's schema: its newest migration
 BUSY_TIMEOUT_S = 30.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS mailbox (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    uidvalidity INTEGER NOT NULL,
-    uidnext INTEGER NOT NULL,
-    highest_modseq INTEGER NOT NULL,
-    first_recent_uid INTEGER NOT NULL,
-    dir_ino INTEGER NOT NULL DEFAULT 0,   -- inode of cur/: a recreated folder is not this row
-    cur_mtime INTEGER NOT NULL DEFAULT 0, -- ns, 0 = rescan on next sync
-    new_mtime INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS message (
-    mailbox_id INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    base TEXT NOT NULL,          -- file name up to ':2,', stable across flag changes
-    filename TEXT NOT NULL,      -- 'cur/<base>:2,<letters>' or 'new/<base>'
-    flags TEXT NOT NULL,         -- space-separated, sorted, keywords by name
-    modseq INTEGER NOT NULL,
-    size INTEGER,                -- RFC822.SIZE (CRLF octets), NULL until known
-    internal_date INTEGER,       -- ns since the epoch (file mtime), NULL until known
-    PRIMARY KEY (mailbox_id, uid)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS message_base ON message (mailbox_id, base);
-CREATE INDEX IF NOT EXISTS message_modseq ON message (mailbox_id, modseq);
-CREATE TABLE IF NOT EXISTS tombstone (
-    mailbox_id INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    modseq INTEGER NOT NULL,
-    PRIMARY KEY (mailbox_id, uid)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS tombstone_modseq ON tombstone (mailbox_id, modseq);
-CREATE TABLE IF NOT EXISTS snapshot (      -- the whole UID map at one modseq, packed,
-    mailbox_id INTEGER PRIMARY KEY,          -- so a SELECT reads one row, not thousands
-    modseq INTEGER NOT NULL,
-    uids BLOB NOT NULL,                      -- array('I')
-    modseqs BLOB NOT NULL,                   -- array('Q')
-    flag_ids BLOB NOT NULL,                  -- array('I') into flag_sets
-    flag_sets TEXT NOT NULL                  -- distinct flag texts, newline-separated
-);
-CREATE TABLE IF NOT EXISTS message_cache (   -- envelope, body structure, ... later
-    mailbox_id INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    field TEXT NOT NULL,
-    value BLOB,
-    PRIMARY KEY (mailbox_id, uid, field)
-) WITHOUT ROWID;
-"""
+log = logging.getLogger("imapsession.storage.index")
+
+
+class IndexTooNew(StorageError):
+    """The index was migrated by newer code in a way this code cannot follow.
+
+    Left exactly as it is (never set aside: that would cost every client a full
+    re-download); the session answers NO until the newer code runs again.
+    """
+
+    code = "UNAVAILABLE"
+
+
+class IndexMigrationFailed(StorageError):
+    """A migration step failed; rolled back, so the index is as it was before."""
+
+    code = "SERVERBUG"
+
+
+@attrs.frozen
+class _Versions:
+    compat: int  # meta 'schema': the oldest code schema that may use the index
+    applied: int  # meta 'schema_version': the newest migration applied
 
 
 class Index:
-    """A connection to the user's index database, created or rebuilt as needed."""
+    """A connection to the user's index database, created, migrated or rebuilt as needed.
 
-    def __init__(self, path: str, *, journal_mode: str = "WAL"):
+    ``migrations`` is the list this code knows (tests add steps to it); the
+    last one's number is the code's schema version.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        journal_mode: str = "WAL",
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ):
         self.path = path
         self.journal_mode = journal_mode
+        self.migrations = tuple(migrations)
+        self.version = check_order(self.migrations)
         self.fresh = False  # True when this open created the database
         self.db = self._open_checked()
 
@@ -135,40 +146,97 @@ class Index:
             if mode.upper() != self.journal_mode.upper():
                 db.execute(f"PRAGMA journal_mode = {self.journal_mode}")
             db.execute("PRAGMA synchronous = NORMAL")
-            version = self._schema_version(db)
-            if version is None:
-                # Idempotent under the write lock: two first opens at once both succeed.
-                db.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-                created = db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)",
-                    (str(time.time()),),
-                ).rowcount
-                db.execute("COMMIT")
-                self.fresh = bool(created)
-                version = self._schema_version(db)
-            if version != SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(f"index schema {version}, expected {SCHEMA_VERSION}")
+            versions = self._versions(db)
+            if versions is None or versions.applied < self.version:
+                versions = self._upgrade(db)
+            if versions.compat > self.version:
+                message = (f"index {self.path} needs schema {versions.compat} or newer"
+                           f" (it is at {versions.applied}); this program has schema"
+                           f" {self.version}: left as it is")
+                log.error("%s", message)
+                raise IndexTooNew(message)
         except BaseException:
             db.close()
             raise
         return db
 
     @staticmethod
-    def _schema_version(db: sqlite3.Connection) -> int | None:
+    def _versions(db: sqlite3.Connection) -> _Versions | None:
+        """The index's versions, or None before version 1 was written."""
         try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            rows = dict(db.execute(
+                "SELECT key, value FROM meta WHERE key IN ('schema', 'schema_version')"))
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return None
             raise
-        return None if row is None else int(row[0])
+        if "schema" not in rows:
+            return None
+        try:
+            compat = int(rows["schema"])
+            return _Versions(compat, int(rows.get("schema_version", compat)))
+        except ValueError:
+            raise sqlite3.DatabaseError(f"index schema {rows!r} is not a version") from None
+
+    def _upgrade(self, db: sqlite3.Connection) -> _Versions:
+        """Create version 1 if missing, then run the migrations it lacks, in one transaction.
+
+        The versions are read again under the write lock: of several processes
+        opening an old index at once one migrates, the others find it done.
+        """
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            versions = self._versions(db)
+            applied: list[int] = []
+            if versions is None:
+                run_script(db, BASE_SCHEMA)
+                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                           (str(BASE_VERSION),))
+                created = db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)",
+                    (str(time.time()),),
+                ).rowcount
+                self.fresh = bool(created)
+                versions = _Versions(BASE_VERSION, BASE_VERSION)
+                applied.append(BASE_VERSION)
+            if versions.applied < self.version and versions.compat <= self.version:
+                before = versions.applied
+                versions = self._migrate(db, versions, applied)
+                if not self.fresh:
+                    log.info("index %s migrated from schema %d to %d",
+                             self.path, before, versions.applied)
+        except BaseException:
+            if db.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return versions
+
+    def _migrate(self, db: sqlite3.Connection, versions: _Versions,
+                 applied: list[int]) -> _Versions:
+        """Run the pending steps inside the caller's transaction; any failure rolls all back."""
+        compat = versions.compat
+        step: Migration | None = None
+        try:
+            for step in self.migrations[versions.applied - BASE_VERSION:]:
+                step.apply(db)
+                compat = max(compat, step.compat)
+                applied.append(step.version)
+            step = None
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                           [("schema", str(compat)), ("schema_version", str(self.version))])
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            db.executemany(
+                "INSERT OR REPLACE INTO migration (version, applied_at, program) VALUES (?, ?, ?)",
+                [(version, stamp, f"imapsession {__version__}") for version in applied],
+            )
+        except Exception as exc:
+            what = f"migration {step.version} ({step.summary})" if step else "the migration log"
+            message = (f"index {self.path}: {what} failed: {exc}; rolled back,"
+                       f" the index stays at schema {versions.applied}")
+            log.exception("%s", message)
+            raise IndexMigrationFailed(message) from exc
+        return _Versions(compat, self.version)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
