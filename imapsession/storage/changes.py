@@ -12,6 +12,10 @@ map as arrays at some modseq) plus the rows and tombstones newer than it, so a
 second SELECT of a large mailbox costs one query and the record objects; a
 reader rewrites the snapshot when it has fallen more than a few hundred changes
 behind.
+
+\\Recent uses ``first_recent_uid``: a read-write session's sync claims the UIDs
+at or above it and moves it to UIDNEXT, in one transaction, so each message is
+recent in exactly one session.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sqlite3
 from imapsession.storage.base import MessageRecord
 from imapsession.storage.flags import flags_from_text, flags_to_text
 from imapsession.storage.index import Index
+from imapsession.storage.rows import mailbox_row
 
 
 def write_tombstone(db: sqlite3.Connection, box_id: int, uid: int, modseq: int,
@@ -131,3 +136,22 @@ def save_snapshot(
                 "\n".join(flags_to_text(f) for f in texts),
             ),
         )
+
+
+def claim_recent(index: Index, name: str, box_id: int) -> frozenset[int]:
+    """A read-write sync's \\Recent: the UIDs at or above ``first_recent_uid``, which
+    moves to UIDNEXT in the same transaction."""
+    with index.write() as db:
+        row = mailbox_row(db, name)
+        assert row is not None
+        claimed = [
+            uid
+            for (uid,) in db.execute(
+                "SELECT uid FROM message WHERE mailbox_id = ? AND uid >= ?",
+                (box_id, row[4]),
+            )
+        ]
+        db.execute(
+            "UPDATE mailbox SET first_recent_uid = uidnext WHERE id = ?", (box_id,)
+        )
+    return frozenset(claimed)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from imapsession.storage.base import StatusInfo
+
 
 def mailbox_row(db: sqlite3.Connection, name: str) -> tuple | None:
     return db.execute(
@@ -24,3 +26,14 @@ def drop_mailbox_rows(db: sqlite3.Connection, box_id: int, also: tuple[str, ...]
     for table in ("message", "tombstone", "message_cache", "snapshot", *also):
         db.execute(f"DELETE FROM {table} WHERE mailbox_id = ?", (box_id,))
     db.execute("DELETE FROM mailbox WHERE id = ?", (box_id,))
+
+
+def status_of(db: sqlite3.Connection, row: tuple) -> StatusInfo:
+    """STATUS counts for an up-to-date mailbox row (never claims \\Recent)."""
+    messages, recent, unseen = db.execute(
+        "SELECT count(*), coalesce(sum(uid >= ?), 0),"
+        " coalesce(sum(instr(flags, '\\Seen') = 0), 0)"
+        " FROM message WHERE mailbox_id = ?",
+        (row[4], row[0]),
+    ).fetchone()
+    return StatusInfo(messages, recent, row[2], row[1], unseen, row[3])

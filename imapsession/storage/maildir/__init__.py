@@ -29,10 +29,9 @@ What the mbox backend shares lives in ``imapsession.storage``: ``flags``,
 ``spool``, ``meta``, ``names``, ``subscriptions`` and the ``index``.
 """
 
-from imapsession.storage.maildir.filenames import split_name, vsize_from_base
+from imapsession.storage.maildir.filenames import split_name
 from imapsession.storage.maildir.keywords import Keywords
 from imapsession.storage.maildir.mailbox import MaildirMailbox
 from imapsession.storage.maildir.store import MaildirStore, open_maildir
 
-__all__ = ["Keywords", "MaildirMailbox", "MaildirStore", "open_maildir", "split_name",
-           "vsize_from_base"]
+__all__ = ["Keywords", "MaildirMailbox", "MaildirStore", "open_maildir", "split_name"]

@@ -1,9 +1,4 @@
-"""A Maildir mailbox selected (or examined) by one session: sync, reading, sizes, STORE.
-
-\\Recent uses ``first_recent_uid``: a read-write session's sync claims the UIDs
-at or above it and moves it to UIDNEXT, in one transaction, so each message is
-recent in exactly one session.
-"""
+"""A Maildir mailbox selected (or examined) by one session: sync, reading, sizes, STORE."""
 
 from __future__ import annotations
 
@@ -23,7 +18,12 @@ from imapsession.storage.base import (
     SyncResult,
 )
 from imapsession.storage.cache import MessageCache
-from imapsession.storage.changes import changes_since, save_snapshot, write_tombstone
+from imapsession.storage.changes import (
+    changes_since,
+    claim_recent,
+    save_snapshot,
+    write_tombstone,
+)
 from imapsession.storage.flags import check_flags, flags_from_text, flags_to_text, stored_flags
 from imapsession.storage.maildir.copy import copy_messages, remove_messages
 from imapsession.storage.maildir.filenames import split_name, vsize_from_base
@@ -65,20 +65,7 @@ class MaildirMailbox(Mailbox):
         self._box_id = box_id = row[0]
         recent: frozenset[int] = _EMPTY  # type: ignore[assignment]
         if not self.readonly and row[4] < row[2]:
-            with self._store.index.write() as db:
-                row = self._folder.row()
-                assert row is not None
-                claimed = [
-                    uid
-                    for (uid,) in db.execute(
-                        "SELECT uid FROM message WHERE mailbox_id = ? AND uid >= ?",
-                        (box_id, row[4]),
-                    )
-                ]
-                db.execute(
-                    "UPDATE mailbox SET first_recent_uid = uidnext WHERE id = ?", (box_id,)
-                )
-            recent = frozenset(claimed)
+            recent = claim_recent(self._store.index, self.name, box_id)
         db = self._store.index.db
         db.execute("BEGIN")  # one snapshot for row, messages and tombstones
         try:

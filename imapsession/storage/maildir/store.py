@@ -29,7 +29,7 @@ from imapsession.storage.maildir.folder import Folder
 from imapsession.storage.maildir.mailbox import MaildirMailbox
 from imapsession.storage.maildir.save import save_message
 from imapsession.storage.maildir.uidlist import MARKER_NAME
-from imapsession.storage.rows import drop_mailbox_rows
+from imapsession.storage.rows import drop_mailbox_rows, status_of
 from imapsession.storage.spool import TmpSpool, unique_base
 from imapsession.storage.subscriptions import Subscriptions
 
@@ -209,14 +209,7 @@ class MaildirStore(MailStore):
             with self.index.write() as db:
                 row = folder.ensure(db, move_new=False)
         assert row is not None
-        box_id = row[0]
-        messages, recent, unseen = self.index.db.execute(
-            "SELECT count(*), coalesce(sum(uid >= ?), 0),"
-            " coalesce(sum(instr(flags, '\\Seen') = 0), 0)"
-            " FROM message WHERE mailbox_id = ?",
-            (row[4], box_id),
-        ).fetchone()
-        return StatusInfo(messages, recent, row[2], row[1], unseen, row[3])
+        return status_of(self.index.db, row)
 
     def open_mailbox(self, name: str, readonly: bool) -> Mailbox:
         return MaildirMailbox(self.existing_folder(name), readonly)

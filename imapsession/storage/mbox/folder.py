@@ -60,9 +60,6 @@ def put_span(db: sqlite3.Connection, box_id: int, uid: int, span: fmt.Span) -> N
          span.end_off, span.meta_off, span.meta_len, int(span.uid == uid), span.fingerprint))
 
 
-# --- one mbox file and its index rows ------------------------------------------------
-
-
 class Folder:
     """One mailbox file: its rows in the index, its locks, its journal."""
 

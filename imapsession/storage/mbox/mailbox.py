@@ -22,7 +22,12 @@ from imapsession.storage.base import (
     SyncResult,
 )
 from imapsession.storage.cache import MessageCache
-from imapsession.storage.changes import changes_since, save_snapshot, write_tombstone
+from imapsession.storage.changes import (
+    changes_since,
+    claim_recent,
+    save_snapshot,
+    write_tombstone,
+)
 from imapsession.storage.flags import check_flags, flags_from_text, flags_to_text, stored_flags
 from imapsession.storage.mbox.folder import (
     FIRST_RECENT,
@@ -84,14 +89,7 @@ class MboxMailbox(Mailbox):
         self._box_id = box_id = row[ID]
         recent: frozenset[int] = _EMPTY  # type: ignore[assignment]
         if not self.readonly and row[FIRST_RECENT] < row[UIDNEXT]:
-            with self._store.index.write() as db:
-                row = self._folder.row()
-                claimed = [uid for (uid,) in db.execute(
-                    "SELECT uid FROM message WHERE mailbox_id = ? AND uid >= ?",
-                    (box_id, row[FIRST_RECENT]))]
-                db.execute("UPDATE mailbox SET first_recent_uid = uidnext WHERE id = ?",
-                           (box_id,))
-            recent = frozenset(claimed)
+            recent = claim_recent(self._store.index, self.name, box_id)
         db = self._store.index.db
         db.execute("BEGIN")
         try:

@@ -31,16 +31,12 @@ from imapsession.storage.flags import check_flags
 from imapsession.storage.index import Index
 from imapsession.storage.mbox.folder import (
     FILE_ROWS,
-    FIRST_RECENT,
     ID,
-    MODSEQ,
-    UIDNEXT,
-    UIDVALIDITY,
     Folder,
 )
 from imapsession.storage.mbox.mailbox import MboxMailbox
 from imapsession.storage.mbox.save import append_messages
-from imapsession.storage.rows import drop_mailbox_rows
+from imapsession.storage.rows import drop_mailbox_rows, status_of
 from imapsession.storage.spool import TmpSpool
 from imapsession.storage.subscriptions import Subscriptions
 from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
@@ -71,9 +67,6 @@ CREATE TABLE IF NOT EXISTS mbox_span (
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 """
-
-
-# --- the store ----------------------------------------------------------------------------
 
 
 class MboxStore(MailStore):
@@ -280,12 +273,7 @@ class MboxStore(MailStore):
 
     def status(self, name: str) -> StatusInfo:
         row = MboxMailbox(self.existing_folder(name), readonly=True)._row()
-        messages, recent, unseen = self.index.db.execute(
-            "SELECT count(*), coalesce(sum(uid >= ?), 0),"
-            " coalesce(sum(instr(flags, '\\Seen') = 0), 0) FROM message WHERE mailbox_id = ?",
-            (row[FIRST_RECENT], row[ID])).fetchone()
-        return StatusInfo(messages, recent, row[UIDNEXT], row[UIDVALIDITY], unseen,
-                          row[MODSEQ])
+        return status_of(self.index.db, row)
 
     def open_mailbox(self, name: str, readonly: bool) -> Mailbox:
         folder = self.existing_folder(name)
