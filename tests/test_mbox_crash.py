@@ -1,6 +1,6 @@
 """SIGKILL during EXPUNGE, STORE and APPEND on an mbox: nothing lost, nothing doubled.
 
-A fault point (``IMAPSESSION_MBOX_FAULT=name[:n]``, read by ``mbox_journal.fault``)
+A fault point (``IMAPSESSION_MBOX_FAULT=name[:n]``, read by ``storage.mbox.journal.fault``)
 kills the server with SIGKILL at the n-th pass through a named place of a write;
 other runs kill it from outside at random moments. Afterwards the file must parse,
 the journal must be gone once the mailbox is opened again, and every message must
@@ -22,7 +22,7 @@ import pytest
 from mbox_helpers import spawn_ours_mbox
 
 from imapproc import ImapEOF
-from imapsession.storage import mbox_format
+from imapsession.storage.mbox import format as mbox_format
 
 COUNT = 6
 DELETED = {2, 4}  # sequence numbers (= UIDs here) flagged \Deleted in the base mailbox

@@ -12,8 +12,11 @@ from mbox_helpers import deliver
 
 from imapsession.config import MailLocation
 from imapsession.session import Session
-from imapsession.storage import mbox_format, mbox_journal, mbox_lock, open_store
+from imapsession.storage import open_store
 from imapsession.storage.base import InvalidMailboxName, MailboxInUse
+from imapsession.storage.mbox import format as mbox_format
+from imapsession.storage.mbox import journal as mbox_journal
+from imapsession.storage.mbox import lock as mbox_lock
 from imapsession.storage.mbox import open_mbox
 from transcript import message
 

@@ -607,7 +607,7 @@ def direct_state(root: Path) -> list[tuple[int, frozenset[str], int]]:
 
 @pytest.mark.parametrize("changes", [3, 400])
 def test_full_sync_from_snapshot_plus_changes_matches_rows(root: Path, changes: int) -> None:
-    from imapsession.storage import maildir
+    from imapsession.storage.changes import SNAPSHOT_SLACK
 
     store = open_maildir(str(root))
     for i in range(changes + 5):
@@ -631,7 +631,7 @@ def test_full_sync_from_snapshot_plus_changes_matches_rows(root: Path, changes: 
     (snap_modseq,) = db.execute("SELECT modseq FROM snapshot").fetchone()
     (highest,) = db.execute("SELECT highest_modseq FROM mailbox WHERE name = 'INBOX'").fetchone()
     db.close()
-    stale = changes > maildir._SNAPSHOT_SLACK
+    stale = changes > SNAPSHOT_SLACK
     assert (snap_modseq == highest) == stale  # rewritten only when far behind
     store.close()
 

@@ -1,4 +1,13 @@
-"""Mail storage: the interface in ``base``, the Maildir and mbox backends."""
+"""Mail storage: the interface in ``base``, the Maildir and mbox backends.
+
+Each backend is a package (``maildir/``, ``mbox/``) whose ``__init__`` is its entry
+point; neither imports the other. What both use lives here, one job per module:
+``flags`` (flag texts, sets and checks), ``changes`` (tombstones and the answer to
+``sync(since)`` with its snapshots), ``rows`` (the mailbox row), ``cache``
+(ENVELOPE and the like), ``spool`` (APPEND literals on disk), ``meta`` (sizes and
+dates), ``names`` (the name gate), ``subscriptions`` and ``index`` (the SQLite file).
+The backends are imported lazily, below: sqlite3 is not needed before login.
+"""
 
 from __future__ import annotations
 

@@ -164,16 +164,6 @@ class CopyResult:
 StoreMode = Literal["set", "add", "remove"]
 
 
-def stored_flags(mode: StoreMode, old: frozenset[str], wanted: frozenset[str]) -> frozenset[str]:
-    """A message's flags after STORE FLAGS / +FLAGS / -FLAGS (keywords match without case)."""
-    if mode == "set":
-        return wanted
-    if mode == "add":
-        return old | wanted
-    lowered = {f.lower() for f in wanted}
-    return frozenset(f for f in old if f.lower() not in lowered)
-
-
 # --- interfaces --------------------------------------------------------------------
 
 

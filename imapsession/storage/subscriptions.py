@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from imapsession.storage import names
+import imapsession.storage.names as names
 from imapsession.storage.base import StorageError
 
 HEADER = "V\t2\n\n"

@@ -30,6 +30,8 @@ from datetime import datetime, timezone
 
 import attrs
 
+from imapsession.storage.meta import crlf_size
+
 HIDDEN = frozenset({b"x-imapbase", b"x-imap", b"x-uid", b"status", b"x-status",
                     b"x-keywords", b"content-length"})
 META = frozenset({b"status", b"x-status", b"x-keywords"})  # the block rewritten in place
@@ -144,14 +146,6 @@ def _next_from(data, start: int, size: int, final: bool) -> int:
         if _FROM_LINE.fullmatch(line):
             return pos + 1
         pos += 2
-
-
-def crlf_size(data: bytes, previous: int = -1) -> int:
-    """Octets once every bare LF is CRLF; ``previous`` is the byte before ``data``."""
-    extra = data.count(b"\n") - data.count(b"\r\n")
-    if data[:1] == b"\n" and previous == 0x0D:
-        extra -= 1
-    return len(data) + extra
 
 
 def parse(data, start: int = 0, size: int | None = None) -> list[Span]:
