@@ -15,7 +15,8 @@ ENABLED).
 
 from __future__ import annotations
 
-from fuzz.responses.cursor import ResponseSyntaxError
-from fuzz.responses.parse import Response, parse_response, split_responses
-
-__all__ = ["Response", "ResponseSyntaxError", "parse_response", "split_responses"]
+# the public names, re-exported as such ("X as X", not __all__: see protocol/grammar)
+from fuzz.responses.cursor import ResponseSyntaxError as ResponseSyntaxError
+from fuzz.responses.parse import Response as Response
+from fuzz.responses.parse import parse_response as parse_response
+from fuzz.responses.parse import split_responses as split_responses
