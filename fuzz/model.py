@@ -119,3 +119,15 @@ class Model:
             box.add_uid(msg, uid, why)
             return msg
         raise AssertionError(f"{why}: UID {uid} (size {size}) is no message the model knows")
+
+
+def new_msg(fid: int, flags: set[str], floor: int = 0):
+    return Msg(fid, None, flags, floor)
+
+
+def expunge_deleted(box: Box, uids: list[int] | None) -> None:
+    for msg in list(box.msgs):
+        if "\\Deleted" in msg.flags and (uids is None or msg.uid in uids):
+            box.msgs.remove(msg)
+            if msg.uid is not None:
+                box.gone.add(msg.uid)

@@ -220,10 +220,9 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
                 if target == "parser":
                     transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
                 else:
-                    from fuzz import session_target
+                    from fuzz.machine.base import LAST
 
-                    transcript = (session_target.LAST[0].h.transcript if session_target.LAST
-                                  else [])
+                    transcript = LAST[0].h.transcript if LAST else []
                 path = write_transcript(transcript, header, corpus)
                 return stats, path, error
             index += 1

@@ -1,0 +1,47 @@
+"""Commands of any state and those without arguments: CAPABILITY, NOOP, LOGOUT, ID, ENABLE..."""
+
+from __future__ import annotations
+
+from imapsession.protocol.grammar.reader import ParseError, Reader
+
+
+def _no_args(reader: Reader, uid: bool) -> tuple:
+    return ()
+
+
+def _id(reader: Reader, uid: bool) -> tuple:
+    reader.sp()
+    if reader.maybe_ci(b"NIL"):
+        return (None,)
+    reader.open_paren()
+    params = []
+    if not reader.maybe(b")"):
+        while True:
+            key = reader.string()
+            reader.sp()
+            value = reader.nstring_or_nil()
+            params.append((key.decode("utf-8", "replace"),
+                           None if value is None else value.decode("utf-8", "replace")))
+            if reader.maybe(b")"):
+                break
+            reader.sp()
+    reader.depth -= 1
+    if len(params) > 30:
+        raise ParseError("Too many ID parameters")
+    return (tuple(params),)
+
+
+def _enable(reader: Reader, uid: bool) -> tuple:
+    caps = []
+    while reader.maybe(b" "):
+        caps.append(reader.atom("a capability").upper())
+    if not caps:
+        raise ParseError("ENABLE needs capabilities")
+    return (tuple(caps),)
+
+
+PARSERS = {
+    "CAPABILITY": _no_args, "NOOP": _no_args, "LOGOUT": _no_args, "CHECK": _no_args,
+    "CLOSE": _no_args, "UNSELECT": _no_args, "NAMESPACE": _no_args, "IDLE": _no_args,
+    "STARTTLS": _no_args, "ID": _id, "ENABLE": _enable,
+}

@@ -1,0 +1,120 @@
+"""FETCH: the macros, fetch attributes, body sections and partials."""
+
+from __future__ import annotations
+
+from imapsession.protocol.command import FetchItem
+from imapsession.protocol.grammar.reader import ATOM_CHARS, ParseError, Reader
+from imapsession.protocol.types import Section
+
+FETCH_MACROS = {
+    "ALL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"),
+    "FAST": ("FLAGS", "INTERNALDATE", "RFC822.SIZE"),
+    "FULL": ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"),
+}
+_SIMPLE_FETCH = {"FLAGS", "INTERNALDATE", "RFC822.SIZE", "UID", "ENVELOPE", "BODYSTRUCTURE",
+                 "RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "MODSEQ"}
+
+
+def _fetch(reader: Reader, uid: bool) -> tuple:
+    reader.sp()
+    sequence = reader.sequence_set()
+    reader.sp()
+    items: list[FetchItem] = []
+    if reader.peek() == 0x28:
+        reader.open_paren()
+        while True:
+            items.append(_fetch_att(reader))
+            if reader.maybe(b")"):
+                break
+            reader.sp()
+        reader.depth -= 1
+    else:
+        macro_start = reader.pos
+        word = reader.run(ATOM_CHARS).upper().decode("ascii")
+        if word in FETCH_MACROS:
+            items.extend(FetchItem(name) for name in FETCH_MACROS[word])
+        else:
+            reader.pos = macro_start
+            items.append(_fetch_att(reader))
+    if reader.maybe(b" "):  # RFC 4466 fetch modifiers, e.g. (CHANGEDSINCE n)
+        raise ParseError("FETCH modifiers are not supported")
+    return (sequence, tuple(items))
+
+
+def _fetch_att(reader: Reader) -> FetchItem:
+    start = reader.pos
+    word = bytearray()
+    line = reader.line
+    while reader.pos < len(line) and line[reader.pos] in ATOM_CHARS and line[reader.pos] != 0x5B:
+        word.append(line[reader.pos])
+        reader.pos += 1
+    name = word.decode("ascii").upper()
+    if reader.peek() == 0x5B:  # "["
+        peek = name.endswith(".PEEK")
+        base = name[:-5] if peek else name
+        if base not in ("BODY", "BINARY", "BINARY.SIZE"):
+            raise ParseError(f"Invalid fetch attribute {name}")
+        if base == "BINARY.SIZE" and peek:
+            raise ParseError("Invalid fetch attribute BINARY.SIZE.PEEK")
+        reader.pos += 1
+        section = _section(reader, binary=base != "BODY")
+        reader.expect(b"]", "']'")
+        partial = None
+        if reader.maybe(b"<"):
+            if base == "BINARY.SIZE":
+                raise ParseError("BINARY.SIZE takes no partial")
+            origin = reader.number("a partial origin")
+            reader.expect(b".", "'.' in the partial")
+            # RFC 3501 says nz-number; Dovecot accepts 0 and answers an empty string
+            length = reader.number("a partial length")
+            reader.expect(b">", "'>'")
+            partial = (origin, length)
+        return FetchItem(base + "[]", section, partial, peek)
+    if name not in _SIMPLE_FETCH:
+        reader.pos = start
+        raise ParseError(f"Invalid fetch attribute {name[:40] or 'in FETCH'}")
+    return FetchItem(name)
+
+
+def _section(reader: Reader, binary: bool) -> Section:
+    parts: list[int] = []
+    while reader.peek() is not None and 0x30 <= reader.peek() <= 0x39:
+        parts.append(reader.number("a section part", nonzero=True))
+        if not reader.maybe(b"."):
+            return Section(tuple(parts))
+        if reader.peek() is not None and not (0x30 <= reader.peek() <= 0x39):
+            break
+    if binary:
+        if reader.peek() != 0x5D:
+            raise ParseError("BINARY takes only a part number")
+        return Section(tuple(parts))
+    if reader.peek() == 0x5D:
+        if parts:
+            raise ParseError("Invalid section")
+        return Section()
+    text = reader.atom("a section name").upper()
+    if text == "MIME":
+        if not parts:
+            raise ParseError("MIME needs a part number")
+        return Section(tuple(parts), "MIME")
+    if text in ("HEADER", "TEXT"):
+        return Section(tuple(parts), text)
+    if text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+        reader.sp()
+        reader.open_paren()
+        fields = []
+        while True:
+            field = reader.astring("a header field name")
+            try:
+                fields.append(field.decode("ascii").upper())
+            except UnicodeDecodeError:
+                raise ParseError("Invalid header field name") from None
+            if reader.maybe(b")"):
+                break
+            reader.sp()
+        reader.depth -= 1
+        return Section(tuple(parts), text, tuple(fields))
+    raise ParseError(f"Invalid section {text[:40]}")
+
+
+PARSERS = {"FETCH": _fetch}

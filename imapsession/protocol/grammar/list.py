@@ -1,0 +1,19 @@
+"""LIST and LSUB: a reference name and a mailbox pattern."""
+
+from __future__ import annotations
+
+from imapsession.protocol.grammar.reader import ParseError, Reader
+
+
+def _list(reader: Reader, uid: bool) -> tuple:
+    reader.sp()
+    reference = reader.astring("a reference name")
+    reader.sp()
+    try:
+        ref = reference.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("Reference name is not valid UTF-8") from None
+    return (ref, reader.list_mailbox())
+
+
+PARSERS = {"LIST": _list, "LSUB": _list}

@@ -1,0 +1,86 @@
+"""SEARCH: the optional CHARSET and the search keys, nested."""
+
+from __future__ import annotations
+
+from imapsession.protocol.command import SearchKey
+from imapsession.protocol.grammar.reader import MAX_NESTING, ParseError, Reader
+
+# search keys by the arguments they take
+_SEARCH_NOARG = {"ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT",
+                 "SEEN", "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN"}
+_SEARCH_STRING = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
+_SEARCH_DATE = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
+_SEARCH_NUMBER = {"LARGER", "SMALLER"}
+_SEARCH_FLAG = {"KEYWORD", "UNKEYWORD"}
+
+
+def _search(reader: Reader, uid: bool) -> tuple:
+    reader.sp()
+    charset = None
+    if reader.maybe_ci(b"CHARSET "):
+        charset = reader.text_string("a charset").upper()
+        reader.sp()
+    keys = [_search_key(reader, charset)]
+    while reader.maybe(b" "):
+        keys.append(_search_key(reader, charset))
+    return (charset, SearchKey("AND", tuple(keys)))
+
+
+def _search_string(reader: Reader, charset: str | None) -> str:
+    raw = reader.astring("a search string")
+    try:
+        return raw.decode("utf-8" if charset != "US-ASCII" else "ascii")
+    except UnicodeDecodeError:
+        # invalid UTF-8 cannot match anything readable; keep it comparable
+        return raw.decode("utf-8", "replace")
+
+
+def _search_key(reader: Reader, charset: str | None) -> SearchKey:
+    octet = reader.peek()
+    if octet == 0x28:
+        reader.open_paren()
+        keys = [_search_key(reader, charset)]
+        while reader.maybe(b" "):
+            keys.append(_search_key(reader, charset))
+        reader.close_paren()
+        return SearchKey("AND", tuple(keys))
+    if octet is not None and (0x30 <= octet <= 0x39 or octet == 0x2A):
+        return SearchKey("SEQSET", (reader.sequence_set(),))
+    word = reader.atom("a search key").upper()
+    if word in _SEARCH_NOARG:
+        return SearchKey(word)
+    reader.sp()
+    if word in _SEARCH_STRING:
+        return SearchKey(word, (_search_string(reader, charset),))
+    if word in _SEARCH_DATE:
+        return SearchKey(word, (reader.date(),))
+    if word in _SEARCH_NUMBER:
+        return SearchKey(word, (reader.number("a size", bits=63),))
+    if word in _SEARCH_FLAG:
+        return SearchKey(word, (reader.flag(),))
+    if word == "HEADER":
+        field = reader.text_string("a header field name")
+        reader.sp()
+        return SearchKey(word, (field, _search_string(reader, charset)))
+    if word == "UID":
+        return SearchKey(word, (reader.sequence_set(),))
+    if word == "NOT":
+        reader.depth += 1
+        if reader.depth > MAX_NESTING:
+            raise ParseError("Too deep nesting of search keys")
+        key = _search_key(reader, charset)
+        reader.depth -= 1
+        return SearchKey(word, (key,))
+    if word == "OR":
+        reader.depth += 1
+        if reader.depth > MAX_NESTING:
+            raise ParseError("Too deep nesting of search keys")
+        first = _search_key(reader, charset)
+        reader.sp()
+        second = _search_key(reader, charset)
+        reader.depth -= 1
+        return SearchKey(word, (first, second))
+    raise ParseError(f"Unknown search key {word[:40]}")
+
+
+PARSERS = {"SEARCH": _search}
