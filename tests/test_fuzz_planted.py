@@ -21,7 +21,7 @@ class PlantedSession(Session):
         self.created: set[str] = set()
         self.copied_into_created = False
 
-    def _dispatch(self, command, module_name):
+    def _dispatch(self, command, entry):
         if command.name == "CREATE":
             self.created.add(command.args[0])
         elif command.name == "COPY" and command.args[1] in self.created:
@@ -32,7 +32,7 @@ class PlantedSession(Session):
                 raise RuntimeError("planted fault")
             except RuntimeError:
                 return self.internal_error(command)
-        return super()._dispatch(command, module_name)
+        return super()._dispatch(command, entry)
 
 
 class PlantedMachine(session_target.SessionMachine):

@@ -14,7 +14,7 @@ class Command:
     """One client command.
 
     ``name`` is upper case; ``UID FETCH`` is ``name="FETCH", uid=True``. ``args``
-    holds the command's arguments in grammar order (see ``grammar.py`` for each
+    holds the command's arguments in grammar order (see the ``grammar`` package for each
     command's shape). Mailbox names stay as sent (modified UTF-7); handlers decode.
     """
 

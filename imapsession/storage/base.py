@@ -1,4 +1,4 @@
-"""The storage interface: what every backend (Maildir now, mbox later) gives the commands.
+"""The storage interface: what every backend (Maildir and mbox) gives the commands.
 
 Theory of operation
 -------------------
@@ -7,7 +7,7 @@ open a mailbox. An opened ``Mailbox`` belongs to one session. The files on disk 
 the truth; an SQLite index (``storage/index.py``) remembers UIDs, flags, a
 modification sequence per message and tombstones for expunged UIDs, so that
 ``Mailbox.sync(since)`` can say cheaply what changed since a modseq the session
-already knows. The session (``imapsession/sync.py``) decides when those changes
+already knows. The session's view (``imapsession/view.py``) decides when those changes
 reach the client; storage never sends anything.
 
 Names crossing this interface are Unicode strings with ``/`` as the hierarchy
