@@ -41,7 +41,10 @@ class FetchRules(MachineBase):
                     msg.flags.add("\\Seen")
             got = {}
             for r in untagged:
-                if r.name == "FETCH":
+                # a FETCH without UID is not an answer (every answer here carries the UID
+                # asked for) but an unsolicited flag update, allowed at any time (RFC 3501
+                # section 7.4.2): a message left unanswered still fails the check below
+                if r.name == "FETCH" and "UID" in r.data:
                     key = _answer_key(item, r.data)
                     if key is not None:
                         got[r.data["UID"]] = r.data[key]
