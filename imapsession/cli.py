@@ -12,12 +12,16 @@ import sys
 
 USAGE = """\
 usage: imapsession [--preauth | --demo | --login] [options]
+       imapsession --version | --help | --bug-report
 
 A secure IMAP server for one session on standard input and output.
 
   --preauth          pre-authenticate as the invoking user even if a network peer
                      may be on stdin (you hand your mail to whoever is connected)
-  --demo             serve a throw-away maildir full of sample mail
+  --demo             serve a throw-away maildir full of sample mail, removed when
+                     the session ends (as nobody when started as root)
+  --demo-keep        keep the demo maildir afterwards (its path is printed)
+  --demo-user USER   with --demo as root: serve as USER instead of nobody
   --login            require LOGIN/AUTHENTICATE, as root with privilege separation
                      (the default when a network peer may be on stdin); its
                      options (--passwd-file, --secure-transport, ...) are in
@@ -36,14 +40,15 @@ debugging (see docs/DEBUGGING.md):
   --replay REPORT    run the transcript of a crash report against MAIL= and print
                      what the server answers
   --bug-report       print what a bug report needs and exit
+  --version          print the version and exit
 
 Mail location: MAIL=maildir:PATH (default maildir:~/Maildir) or
 MAIL=mbox:ROOT[:INBOX=PATH], as Dovecot reads it.
 """
 
 _FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
-          "--bug-report")
-_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout")
+          "--bug-report", "--version", "--demo-keep")
+_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout", "--demo-user")
 
 
 def _parse(argv: list[str]) -> dict[str, str] | str:
@@ -70,6 +75,8 @@ def _parse(argv: list[str]) -> dict[str, str] | str:
             return f"imapsession: unknown option {arg!r}\n\n{USAGE}"
     if len(options.keys() & {"--preauth", "--demo", "--login", "--replay"}) > 1:
         return f"imapsession: --preauth, --demo, --login and --replay exclude each other\n\n{USAGE}"
+    if options.keys() & {"--demo-keep", "--demo-user"} and "--demo" not in options:
+        return f"imapsession: --demo-keep and --demo-user go with --demo\n\n{USAGE}"
     return options
 
 
@@ -105,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(options, str):
         sys.stderr.write(options)
         return 2
+    if "--version" in options:
+        sys.stdout.write(f"imapsession {_version()}\n")
+        return 0
     import pwd
 
     entry = pwd.getpwuid(os.geteuid())
@@ -128,13 +138,29 @@ def main(argv: list[str] | None = None) -> int:
     from imapsession.config import MailLocation, MailLocationError
 
     if "--demo" in options:
-        location = MailLocation("maildir", _make_demo())
-    else:
-        try:
-            location = MailLocation.parse(_mail_setting(), home)
-        except MailLocationError as exc:
-            return _refuse(f"Bad MAIL setting: {exc}")
+        from imapsession.demo_run import run_demo
+
+        return run_demo(
+            lambda root, user, demo_home: _serve(MailLocation("maildir", root), user,
+                                                 demo_home, options),
+            keep="--demo-keep" in options, user=options.get("--demo-user"))
+    try:
+        location = MailLocation.parse(_mail_setting(), home)
+    except MailLocationError as exc:
+        return _refuse(f"Bad MAIL setting: {exc}")
     return _serve(location, entry.pw_name, home, options)
+
+
+def _version() -> str:
+    """The installed distribution's version; the source tree's when run from a checkout."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("imapsession")
+    except metadata.PackageNotFoundError:
+        from imapsession import __version__
+
+        return __version__
 
 
 def _mail_setting() -> str:
@@ -193,17 +219,6 @@ def _bug_report(options: dict[str, str], home: str) -> int:
     return 0
 
 
-def _make_demo() -> str:
-    import tempfile
-
-    from imapsession.demo import build_demo_maildir
-
-    root = os.path.join(tempfile.mkdtemp(prefix="imapsession-demo-"), "Maildir")
-    build_demo_maildir(root)
-    sys.stderr.write(f"imapsession demo: serving {root}\n")
-    return root
-
-
 def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
     """Open the mail, greet, run the session (or replay a crash report's transcript).
 
@@ -232,6 +247,8 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
             return _refuse(f"Can't open the mailbox at {location.path}: {exc}")
         try:
             session = Session(store, user)
+            if "--demo" in options:
+                session.greeting_note = "a throw-away demo mailbox"
             debugging.attach(session)
             if "--replay" in options:
                 return _replay(session, options["--replay"])

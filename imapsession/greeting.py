@@ -17,8 +17,10 @@ def login_capabilities(secure: bool) -> tuple[str, ...]:
     return ("SASL-IR", "AUTH=PLAIN") if secure else ("SASL-IR", "LOGINDISABLED")
 
 
-def greeting(preauth_user: str | None, caps: list[str]) -> bytes:
+def greeting(preauth_user: str | None, caps: list[str], note: str = "") -> bytes:
+    """``note``: said after the user name, e.g. that the demo's mailbox is thrown away."""
     text = " ".join(caps)
     if preauth_user is not None:
-        return f"* PREAUTH [CAPABILITY {text}] Logged in as {preauth_user}\r\n".encode()
+        said = f"{preauth_user} ({note})" if note else preauth_user
+        return f"* PREAUTH [CAPABILITY {text}] Logged in as {said}\r\n".encode()
     return f"* OK [CAPABILITY {text}] imapsession ready.\r\n".encode()

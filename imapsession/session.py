@@ -113,6 +113,7 @@ class Session:
         self.input_owner: Command | None = None
         self.input_owner_buffer = b""
         self.capabilities_extra = capabilities_extra
+        self.greeting_note = ""  # after the PREAUTH user name (the demo says what it is)
         self.expunged_total = 0
         # login mode (login.py): None = LOGIN/AUTHENTICATE not offered; else whether
         # the transport is secure. A login request waits in pending_login for its verdict.
@@ -152,7 +153,7 @@ class Session:
 
     def greeting(self) -> bytes:
         preauth = self.user if self.state is State.AUTHENTICATED else None
-        return greeting.greeting(preauth, self.capabilities())
+        return greeting.greeting(preauth, self.capabilities(), self.greeting_note)
 
     def bye(self, text: str) -> bytes:
         """End the session from outside (timeouts, shutdown)."""

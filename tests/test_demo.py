@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -94,15 +93,6 @@ def test_deterministic_apart_from_pid(tmp_path):
     a, b = messages(tmp_path / "a"), messages(tmp_path / "b")
     assert [p.name for p in a] == [p.name for p in b]
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
-
-
-def test_fast(tmp_path):
-    timings = []
-    for i in range(3):
-        start = time.perf_counter()
-        build_demo_maildir(str(tmp_path / str(i)))
-        timings.append(time.perf_counter() - start)
-    assert min(timings) < 0.050, timings
 
 
 def test_dovecot_reads_it(demo):
