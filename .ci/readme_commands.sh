@@ -24,10 +24,11 @@ check_readme_has_two_commands() {
 # Run the demo command in directory $1 as user $2 (root or an ordinary user), type
 # two commands into it, and check the session answered them.
 check_readme_demo() {
-    local dir=$1 user=$2 out
-    local line
+    local dir=$1 user=$2 out line tmp
     line=$(readme_command 1)
-    local run=(bash -c "cd '$dir' && $line")
+    # a TMPDIR of its own, so that what the demo leaves behind (or not) can be seen
+    tmp=$(mktemp -d /tmp/readme-demo-XXXXXX) && chmod 1777 "$tmp"
+    local run=(env TMPDIR="$tmp" bash -c "cd '$dir' && $line")
     if [ "$user" != root ]; then
         run=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups
              env HOME="$dir/.home" USER="$user" LOGNAME="$user" "${run[@]}")
@@ -39,9 +40,9 @@ check_readme_demo() {
         echo "README demo command as $user did not serve a session:" >&2; echo "$out" >&2
         return 1
     fi
-    if ls -d "${TMPDIR:-/tmp}"/imapsession-demo-* >/dev/null 2>&1; then
+    if ! rmdir "$tmp" 2>/dev/null; then
         echo "README demo command as $user left its maildir behind:" >&2
-        ls -d "${TMPDIR:-/tmp}"/imapsession-demo-* >&2
+        ls -la "$tmp" >&2
         return 1
     fi
     echo "README demo command: a session as $user, nothing left behind"
