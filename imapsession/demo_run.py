@@ -71,8 +71,19 @@ def _serve_child(serve: Callable[[str, str, str], int], root: str, top: str,
             from imapsession.auth.privileges import drop_to
 
             uid, gid, name = owner
+            places = _code_places()
             drop_to(uid, gid, [])
             os.environ.update(HOME=top, USER=name, LOGNAME=name)
+            unreadable = next((p for p in places if not os.access(p, os.R_OK | os.X_OK)), None)
+            if unreadable:
+                sys.stderr.write(
+                    f"imapsession demo: {name} cannot read {unreadable}, where this Python "
+                    f"loads its modules from; run the demo as an ordinary user, or from a "
+                    f"Python {name} can read (a venv made from /usr/bin/python3)\n")
+                os.write(1, f"* BYE The demo cannot start: {name} cannot read this Python's "
+                            f"modules.\r\n".encode())
+                status = 2
+                return
         status = serve(root, name, top)
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
@@ -85,6 +96,17 @@ def _serve_child(serve: Callable[[str, str, str], int], root: str, top: str,
             except (OSError, ValueError):
                 pass
         os._exit(status)
+
+
+def _code_places() -> list[str]:
+    """Where Python's standard library and our package are loaded from.
+
+    The server imports lazily, so after dropping privileges it must still be able
+    to read both (a Python under /root is not readable by nobody).
+    """
+    import sysconfig
+
+    return [sysconfig.get_path("stdlib"), os.path.dirname(os.path.dirname(__file__))]
 
 
 def _wait(pid: int) -> int:

@@ -164,3 +164,18 @@ def test_crash_report_keeps_the_directory(tmpdir_for_demo):
     _exit_of(imap)
     assert report.exists()
     assert "a crash report is in" in imap.stderr_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="serving as nobody needs the tests to run as root")
+def test_a_python_nobody_cannot_read_is_refused_clearly(tmp_path, tmpdir_for_demo):
+    """Started as root from a Python under a private directory, the demo says why it stops."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "imapsession").symlink_to(imapproc.REPO / "imapsession")
+    env = dict(_env(tmpdir_for_demo), PYTHONPATH=str(private))
+    out = subprocess.run([sys.executable, "-m", "imapsession", "--demo"], input=b"x logout\r\n",
+                         capture_output=True, env=env, cwd="/", timeout=30)
+    assert out.returncode == 2
+    assert out.stdout == b"* BYE The demo cannot start: nobody cannot read this Python's modules.\r\n"
+    assert f"nobody cannot read {private}".encode() in out.stderr
+    assert _left(tmpdir_for_demo) == []
