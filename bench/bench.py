@@ -3,11 +3,11 @@
 Usage: ``python bench/bench.py [--messages N] [--runs R] [--dir D] [--ours dovecot]
 [--format mbox]``.
 
-The maildir (10,000 messages, about 480 MB by default, like DESIGN.md's speed
-budget) is generated once and cached under ``--dir``. Each run gives every
-server a fresh hard-linked copy of it (no index yet), and the servers alternate
-inside every run, first one then the other, so drift on a shared machine hits
-both alike. Figures are medians over the runs; compare the ratios, not the
+The maildir (10,000 messages, about 480 MB by default: the size the issues
+quote their speed figures for) is generated once and cached under ``--dir``.
+Each run gives every server a fresh hard-linked copy of it (no index yet), and
+the servers alternate inside every run, first one then the other, so drift on a
+shared machine hits both alike. Figures are medians over the runs; compare the ratios, not the
 absolute times. ``--ours dovecot`` runs Dovecot on both sides (a check of the
 benchmark itself). ``--format mbox`` serves the same messages as one INBOX mbox
 (``mbox:ROOT:INBOX=ROOT/inbox``), written once from the maildir as an MDA would

@@ -1,8 +1,8 @@
 """The real binary on stdin/stdout: framing, limits, ending, and when it may pre-authenticate.
 
 Expectations come from RFC 3501 (sections 2.2, 5.5, 7.5), RFC 7888 (LITERAL+)
-and DESIGN.md (limits table; preauth only where no network peer can be
-involved). ``IMAPSESSION_EDGE_SERVER=dovecot`` runs the protocol-level tests
+and docs/LIMITS.md (the limits); the server pre-authenticates only where no
+network peer can be involved (README, "Modes"). ``IMAPSESSION_EDGE_SERVER=dovecot`` runs the protocol-level tests
 (not the start-mode ones) against Dovecot's imap, to check the tests themselves.
 """
 
@@ -145,7 +145,7 @@ def test_logout_says_bye_then_ok_and_exits_zero(imap):
     assert imap.wait() == 0
 
 
-# --- when to pre-authenticate (DESIGN.md "Three ways it starts") -----------------------
+# --- when to pre-authenticate (README "Modes") ---------------------------------------------
 
 pytestmark_start = pytest.mark.skipif(ON_DOVECOT, reason="start modes are our command line")
 

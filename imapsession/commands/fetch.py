@@ -264,7 +264,7 @@ def _item(session: HandlerSession, view, uid: int, message: _Message, item: Fetc
     from imapsession import mime
 
     if name in _STRUCTURE:
-        # computed once per message, then served from the index (DESIGN: a second
+        # computed once per message, then served from the index (so that a second
         # FETCH of everything costs as much as reading rows)
         value = view.mailbox.cached(uid, name)
         if value is None:
