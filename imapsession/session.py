@@ -124,7 +124,7 @@ class Session:
         # hook, and test-only injected faults (set by the command line, never by a client)
         self.transcript = Transcript()
         self.crash_reporter: Callable[[BaseException, Session], str] | None = None
-        self.on_command: Callable[[str], None] | None = None
+        self.on_command: Callable[[str | None, str | None], None] | None = None
         self.faults: dict[str, str] = {}
 
     # --- output ---------------------------------------------------------------------
@@ -283,6 +283,12 @@ class Session:
         if done.status == "BAD":
             self._count_bad()
         self.send(done.line(command.tag))
+        self._show(None)
+
+    def _show(self, command: str | None) -> None:
+        """Tell the process-title hook what runs now (None: waiting for the client), and where."""
+        if self.on_command is not None:
+            self.on_command(command, self.view.mailbox.name if self.view is not None else None)
 
     def _wrong_state(self, name: str, states: frozenset[State]) -> str:
         if self.state is State.NOT_AUTHENTICATED:
@@ -297,8 +303,7 @@ class Session:
         from imapsession.storage.base import StorageError
 
         handler = getattr(_handler_module(entry), handler_name(command.name))
-        if self.on_command is not None:
-            self.on_command(command.name)
+        self._show(command.name)
         try:
             if command.name in self.faults:
                 from imapsession.observe.faults import inject

@@ -153,6 +153,28 @@ def test_process_title_names_user_and_command_never_arguments(tmp_path):
         proc.popen.kill()
 
 
+def _title(proc) -> bytes:
+    return Path(f"/proc/{proc.popen.pid}/cmdline").read_bytes().replace(b"\0", b" ").strip()
+
+
+def test_process_title_tells_idle_from_running_and_names_the_mailbox(tmp_path):
+    """ps during a hang hunt: waiting is "idle", IDLE is "IDLE", a running command its name."""
+    proc, _, _, _ = _debug_server(tmp_path, "FETCH:hang")
+    with proc:
+        assert _wait_for(lambda: re.fullmatch(rb"imapsession \[\S+ local idle\]", _title(proc)))
+        proc.command("SELECT INBOX")
+        assert _wait_for(lambda: _title(proc).endswith(b" local idle INBOX]")), _title(proc)
+        proc.send_raw(b"i IDLE\r\n")
+        assert proc.read_response().startswith(b"+ ")
+        assert _wait_for(lambda: _title(proc).endswith(b" local IDLE INBOX]")), _title(proc)
+        proc.send_raw(b"DONE\r\n")
+        assert proc.read_response().startswith(b"i OK")
+        assert _wait_for(lambda: _title(proc).endswith(b" local idle INBOX]")), _title(proc)
+        proc.send_raw(b"f FETCH 1:* (FLAGS)\r\n")
+        assert _wait_for(lambda: _title(proc).endswith(b" local FETCH INBOX]")), _title(proc)
+        proc.popen.kill()
+
+
 def test_faults_are_off_by_default_and_no_client_can_turn_them_on(tmp_path):
     proc, crash_dir, _, _ = _debug_server(tmp_path)
     with proc:
