@@ -91,3 +91,19 @@ class Subscriptions:
             subscribed = self.names()
             if canonical in subscribed:
                 self._write([n for n in subscribed if n != canonical])
+
+
+class SubscribedStore:
+    """LSUB's three operations for a store, given its ``_subscriptions()`` file."""
+
+    def _subscriptions(self) -> Subscriptions:
+        raise NotImplementedError
+
+    def subscriptions(self) -> set[str]:
+        return set(self._subscriptions().names())
+
+    def subscribe(self, name: str) -> None:
+        self._subscriptions().add(name)
+
+    def unsubscribe(self, name: str) -> None:
+        self._subscriptions().remove(name)

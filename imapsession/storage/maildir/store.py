@@ -31,14 +31,14 @@ from imapsession.storage.maildir.save import save_message
 from imapsession.storage.maildir.uidlist import MARKER_NAME
 from imapsession.storage.rows import drop_mailbox_rows, status_of
 from imapsession.storage.spool import TmpSpool, unique_base
-from imapsession.storage.subscriptions import Subscriptions
+from imapsession.storage.subscriptions import SubscribedStore, Subscriptions
 
 INDEX_NAME = "imapsession.index.sqlite"
 SUBSCRIPTIONS_FILE = "subscriptions"
 _TRASH_PREFIX = "..imapsession-trash-"
 
 
-class MaildirStore(MailStore):
+class MaildirStore(SubscribedStore, MailStore):
     """One user's Maildir++ tree and its index."""
 
     def __init__(self, root: str, index_path: str | None = None):
@@ -190,15 +190,6 @@ class MaildirStore(MailStore):
     def _subscriptions(self) -> Subscriptions:
         return Subscriptions(os.path.join(self.root, SUBSCRIPTIONS_FILE), self.index.write,
                              names.encode_component, names.decode_component, ".")
-
-    def subscriptions(self) -> set[str]:
-        return set(self._subscriptions().names())
-
-    def subscribe(self, name: str) -> None:
-        self._subscriptions().add(name)
-
-    def unsubscribe(self, name: str) -> None:
-        self._subscriptions().remove(name)
 
     # mailboxes ----------------------------------------------------------------------
 

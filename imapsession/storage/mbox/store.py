@@ -38,7 +38,7 @@ from imapsession.storage.mbox.mailbox import MboxMailbox
 from imapsession.storage.mbox.save import append_messages
 from imapsession.storage.rows import drop_mailbox_rows, status_of
 from imapsession.storage.spool import TmpSpool
-from imapsession.storage.subscriptions import Subscriptions
+from imapsession.storage.subscriptions import SubscribedStore, Subscriptions
 from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
 
 STATE_DIR = ".imap"
@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS mbox_span (
 """
 
 
-class MboxStore(MailStore):
+class MboxStore(SubscribedStore, MailStore):
     """One user's mbox tree, INBOX file and index."""
 
     def __init__(self, root: str, inbox: str | None = None):
@@ -259,15 +259,6 @@ class MboxStore(MailStore):
     def _subscriptions(self) -> Subscriptions:
         return Subscriptions(os.path.join(self.root, SUBSCRIPTIONS_FILE), self.index.write,
                              mutf7_encode, mutf7_decode, "/")
-
-    def subscriptions(self) -> set[str]:
-        return set(self._subscriptions().names())
-
-    def subscribe(self, name: str) -> None:
-        self._subscriptions().add(name)
-
-    def unsubscribe(self, name: str) -> None:
-        self._subscriptions().remove(name)
 
     # mailboxes --------------------------------------------------------------------------
 
