@@ -80,18 +80,20 @@ def _parse(argv: list[str]) -> dict[str, str] | str:
     return options
 
 
-def _protect_stderr() -> None:
-    """Under inetd fd 2 is the client: never let a stray print reach it."""
+def _protect_stderr() -> bool:
+    """Under inetd fd 2 is the client: never let a stray print reach it. True if it was."""
     import stat
 
     try:
         mode = os.fstat(2).st_mode
     except OSError:
-        return
+        return True  # no usable stderr: treat it as not ours to write to
     if stat.S_ISSOCK(mode):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
+        return True
+    return False
 
 
 def _refuse(text: str) -> int:
@@ -101,7 +103,7 @@ def _refuse(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _protect_stderr()
+    stderr_was_client = _protect_stderr()
     from imapsession.auth.options import split_args
 
     argv, login_args = split_args(sys.argv[1:] if argv is None else argv)
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                                 and peer_reason(os.environ) is not None):
         from imapsession.login import main as login_main
 
-        return login_main(login_args)
+        return login_main(login_args, stderr_is_client=stderr_was_client)
     # the demo serves only its own throw-away maildir, so root may run it
     if os.geteuid() == 0 and not options.keys() & {"--allow-root", "--demo"}:
         return _refuse("Refusing to pre-authenticate as root; run as the mail user.")
@@ -142,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(
             lambda root, user, demo_home: _serve(MailLocation("maildir", root), user,
-                                                 demo_home, options),
+                                                 demo_home, options, stderr_was_client),
             keep="--demo-keep" in options, user=options.get("--demo-user"))
     try:
         location = MailLocation.parse(_mail_setting(), home)
     except MailLocationError as exc:
         return _refuse(f"Bad MAIL setting: {exc}")
-    return _serve(location, entry.pw_name, home, options)
+    return _serve(location, entry.pw_name, home, options, stderr_was_client)
 
 
 def _version() -> str:
@@ -219,7 +221,8 @@ def _bug_report(options: dict[str, str], home: str) -> int:
     return 0
 
 
-def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
+def _serve(location, user: str, home: str, options: dict[str, str],
+           stderr_was_client: bool) -> int:
     """Open the mail, greet, run the session (or replay a crash report's transcript).
 
     The greeting goes out once the session can serve (like Dovecot's, after its
@@ -233,7 +236,7 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
     from imapsession.storage import open_store
     from imapsession.storage.base import StorageError
 
-    log_target = observe_log.setup(options.get("--log"))
+    log_target = observe_log.setup(options.get("--log"), stderr_is_client=stderr_was_client)
     observe_log.set_context(user=user)
     debugging = Debugging(
         user=user, home=home, remote=None, crash_dir=options.get("--crash-dir"),

@@ -34,7 +34,7 @@ READ_SIZE = 64 * 1024
 TEST_HOOK = "IMAPSESSION_TEST_CHILD_STATUS"  # tests: a file where the child writes its ids
 
 
-def main(login_args: list[str]) -> int:
+def main(login_args: list[str], *, stderr_is_client: bool | None = None) -> int:
     """Entry from cli.py; returns the exit status."""
     try:
         config = login_options.parse(login_args)
@@ -53,7 +53,7 @@ def main(login_args: list[str]) -> int:
 
     from imapsession.observe import log as observe_log
 
-    observe_log.setup(config.log_file or "syslog")
+    observe_log.setup(config.log_file or "syslog", stderr_is_client=stderr_is_client)
     observe_log.set_context(remote=remote)
     _preload_child()
     request_r, request_w = os.pipe()

@@ -11,6 +11,7 @@ import os
 import stat
 
 LOGGER = "imapsession"
+SYSLOG_SOCKET = "/dev/log"
 
 
 def _stderr_is_socket() -> bool:
@@ -44,23 +45,31 @@ def set_context(user: str | None = None, remote: str | None = None) -> None:
         _context.remote = remote
 
 
-def setup(target: str | None) -> str:
-    """Route the ``imapsession`` logger; returns a description of where it goes.
+def setup(target: str | None, *, stderr_is_client: bool | None = None) -> str:
+    """Route the ``imapsession`` logger; returns where it goes (syslog, stderr or the path).
 
     ``target``: ``"syslog"``, ``"stderr"``, a file path, or None for the default
-    (stderr, unless stderr is a socket, e.g. under inetd: then syslog).
+    (stderr, unless stderr is the client, e.g. under inetd: then syslog).
+    ``stderr_is_client``: whether fd 2 was the client's socket before the command
+    line pointed it at /dev/null (None: look at fd 2 now). Where syslog has no
+    socket (a container without /dev/log), lines go to stderr if stderr is not the
+    client, with one line saying so, rather than to a UDP port nobody listens on.
     """
+    if stderr_is_client is None:
+        stderr_is_client = _stderr_is_socket()
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    if target is None:
-        target = "syslog" if _stderr_is_socket() else "stderr"
-    if target == "stderr" and _stderr_is_socket():
-        target = "syslog"
+    if target is None or (target == "stderr" and stderr_is_client):
+        target = "syslog" if stderr_is_client else "stderr"
+    note = None
+    if target == "syslog" and not os.path.exists(SYSLOG_SOCKET) and not stderr_is_client:
+        target = "stderr"
+        note = f"No syslog socket ({SYSLOG_SOCKET}): logging to stderr instead"
     if target == "syslog":
         from logging.handlers import SysLogHandler
 
-        address = "/dev/log" if os.path.exists("/dev/log") else ("localhost", 514)
+        address = SYSLOG_SOCKET if os.path.exists(SYSLOG_SOCKET) else ("localhost", 514)
         handler: logging.Handler = SysLogHandler(address=address, facility=SysLogHandler.LOG_MAIL)
         fmt = "imapsession(%(imap_user)s)<%(process)d>%(imap_remote)s: %(levelname)s: %(message)s"
     elif target == "stderr":
@@ -75,4 +84,6 @@ def setup(target: str | None) -> str:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    if note is not None:
+        logger.warning(note)
     return target
