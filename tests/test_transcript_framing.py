@@ -179,9 +179,21 @@ def test_deep_parentheses_are_bad(c):
 
 
 @pytest.mark.parametrize("line", ["", "   ", "* NOOP", "+ NOOP", "a{ NOOP", "a%b NOOP",
-                                  "NOOP", 'a" NOOP'])
+                                  'a" NOOP', "*"])
 def test_invalid_tags(c, line):
     assert c.lines(line.encode() + b"\r\n") == ["* BAD Error in IMAP command: Invalid tag"]
+
+
+def test_a_tag_and_a_space_then_nothing(c):
+    assert c.lines(b"noop \r\n") == ["noop BAD Error in IMAP command: Expected a command name"]
+
+
+@pytest.mark.parametrize("word", ["NOOP", "noop", "logout", "x", "a1"])
+def test_a_one_word_line_is_a_tag_without_a_command(c, word):
+    """Typed by hand: the answer carries the word, so the person sees which line was refused."""
+    assert c.lines(word.encode() + b"\r\n") == [
+        f"{word} BAD Error in IMAP command: Missing command name"]
+    assert c.lines(b"n NOOP\r\n") == ["n OK NOOP completed."]
 
 
 def test_eight_bit_in_a_command_is_bad(c):

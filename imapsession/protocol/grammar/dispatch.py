@@ -25,6 +25,8 @@ def parse_command(frame: Frame) -> Command:
     tag = None
     try:
         tag = reader.tag()
+        if reader.at_end():
+            raise ParseError("Missing command name")
         reader.sp()
         name = reader.atom("a command name").upper()
         uid = False

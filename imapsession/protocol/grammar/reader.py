@@ -101,8 +101,9 @@ class Reader:
         return value.decode("ascii")
 
     def tag(self) -> str:
+        """The tag; a line that is one word (``noop`` typed by hand) is all tag, as Dovecot reads it."""
         value = self.run(_TAG_CHARS)
-        if not value or self.peek() != 0x20:
+        if not value or (self.peek() != 0x20 and not self.at_end()):
             raise ParseError("Invalid tag")
         return value.decode("ascii")
 
