@@ -25,6 +25,10 @@ A secure IMAP server for one session on standard input and output.
   --allow-root       for tests only: allow a pre-authenticated session as root
   --autologout SECS  end a session idle this long (default 1800, the least RFC 3501
                      allows; shorter is for tests)
+  --no-sandbox       do not confine the session's file access with Landlock once it
+                     is the user (on by default; see docs/SANDBOX.md)
+  --test-hooks       for tests only: run the file IMAPSESSION_TEST_HOOK names inside
+                     the session, after the sandbox is applied
 
 debugging (see docs/DEBUGGING.md):
   --log TARGET       syslog, stderr or a file path (default: stderr, or syslog when
@@ -42,7 +46,7 @@ MAIL=mbox:ROOT[:INBOX=PATH], as Dovecot reads it.
 """
 
 _FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
-          "--bug-report")
+          "--bug-report", "--no-sandbox", "--test-hooks")
 _VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout")
 
 
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                                 and peer_reason(os.environ) is not None):
         from imapsession.login import main as login_main
 
-        return login_main(login_args)
+        return login_main(login_args, test_hooks="--test-hooks" in options)
     # the demo serves only its own throw-away maildir, so root may run it
     if os.geteuid() == 0 and not options.keys() & {"--allow-root", "--demo"}:
         return _refuse("Refusing to pre-authenticate as root; run as the mail user.")
@@ -170,6 +174,7 @@ def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
         "max_literal": limits.max_literal,
         "append_limit": limits.max_append,
         "autologout_seconds": _autologout(options),
+        "sandbox": "off (--no-sandbox)" if "--no-sandbox" in options else "on (Landlock)",
     }
 
 
@@ -213,6 +218,7 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
     """
     from imapsession import driver
     from imapsession.observe import log as observe_log
+    from imapsession.observe import testhook
     from imapsession.observe.attach import Debugging
     from imapsession.session import Session
     from imapsession.storage import open_store
@@ -227,12 +233,17 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
         config=_effective_config(options, home), quiet_start=log_target == "stderr")
     try:
         try:
+            hook = _confine(location, debugging, options)
+        except OSError as exc:  # Landlock is there but refused: better no session
+            return _refuse(f"Can't start the sandbox: {exc}")
+        try:
             store = open_store(location, create=True)
         except (OSError, StorageError) as exc:
             return _refuse(f"Can't open the mailbox at {location.path}: {exc}")
         try:
             session = Session(store, user)
             debugging.attach(session)
+            testhook.run(hook, mail_root=location.path)
             if "--replay" in options:
                 return _replay(session, options["--replay"])
             return driver.run(session, rawlog=debugging.rawlog(),
@@ -241,6 +252,22 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
             store.close()
     finally:
         debugging.close()
+
+
+def _confine(location, debugging, options: dict[str, str]):
+    """The sandbox, unless --no-sandbox; returns the test hook (read before it closes)."""
+    from imapsession.observe import testhook
+
+    hook = testhook.load("--test-hooks" in options)
+    if "--no-sandbox" not in options:
+        from imapsession.sandbox import confine
+
+        rawlog = debugging.rawlog_dir
+        replay = options.get("--replay")
+        confine(location.format, location.path, location.option("INBOX"),
+                [debugging.crash_dir, *([rawlog] if rawlog and os.path.isdir(rawlog) else [])],
+                extra_read=(replay,) if replay else ())
+    return hook
 
 
 def _replay(session, report_path: str) -> int:
