@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import stat
 from collections.abc import Iterable
 
@@ -67,14 +66,14 @@ def _libc() -> ctypes.CDLL:
 
 
 def _numbers() -> tuple[int, int, int] | None:
-    return _SYSCALLS.get(platform.machine())
+    return _SYSCALLS.get(os.uname().machine)
 
 
 def abi_version() -> tuple[int, str]:
     """The running kernel's Landlock ABI (0 if none) and, when 0, the reason why."""
     numbers = _numbers()
     if numbers is None:
-        return 0, f"Landlock system call numbers unknown on {platform.machine()}"
+        return 0, f"Landlock system call numbers unknown on {os.uname().machine}"
     result = _libc().syscall(ctypes.c_long(numbers[0]), None, ctypes.c_size_t(0),
                              ctypes.c_uint32(CREATE_RULESET_VERSION))
     if result >= 0:
