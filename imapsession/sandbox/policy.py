@@ -89,12 +89,16 @@ def python_paths(private: Iterable[str]) -> list[str]:
     """
     import imapsession
 
-    package = [os.path.abspath(path) for path in imapsession.__path__]
-    closed = {os.path.dirname(path) for path in package} | {"/", os.getcwd()}
+    try:
+        cwd = os.getcwd()
+    except OSError:  # removed meanwhile: a relative entry then names nothing
+        cwd = "/"
+    package = [os.path.normpath(os.path.join(cwd, path)) for path in imapsession.__path__]
+    closed = {os.path.dirname(path) for path in package} | {"/", cwd}
     private = [os.path.abspath(path) for path in private]
     paths = list(package)
     for entry in sys.path:
-        entry = os.path.abspath(entry or os.getcwd())
+        entry = os.path.normpath(os.path.join(cwd, entry))
         if entry in closed or any(_beneath(path, entry) for path in private):
             continue
         paths.append(entry)
