@@ -29,6 +29,10 @@ A secure IMAP server for one session on standard input and output.
   --allow-root       for tests only: allow a pre-authenticated session as root
   --autologout SECS  end a session idle this long (default 1800, the least RFC 3501
                      allows; shorter is for tests)
+  --no-sandbox       do not confine the session's file access with Landlock once it
+                     is the user (on by default; see docs/SANDBOX.md)
+  --test-hooks       for tests only: run the file IMAPSESSION_TEST_HOOK names inside
+                     the session, after the sandbox is applied
 
 debugging (see docs/DEBUGGING.md):
   --log TARGET       syslog, stderr or a file path (default: stderr, or syslog when
@@ -47,7 +51,7 @@ MAIL=mbox:ROOT[:INBOX=PATH], as Dovecot reads it.
 """
 
 _FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
-          "--bug-report", "--version", "--demo-keep")
+          "--bug-report", "--version", "--demo-keep", "--no-sandbox", "--test-hooks")
 _VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout", "--demo-user")
 
 
@@ -129,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                                 and peer_reason(os.environ) is not None):
         from imapsession.login import main as login_main
 
-        return login_main(login_args, stderr_is_client=stderr_was_client)
+        return login_main(login_args, stderr_is_client=stderr_was_client,
+                          test_hooks="--test-hooks" in options)
     # the demo serves only its own throw-away maildir, so root may run it
     if os.geteuid() == 0 and not options.keys() & {"--allow-root", "--demo"}:
         return _refuse("Refusing to pre-authenticate as root; run as the mail user.")
@@ -198,6 +203,7 @@ def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
         "max_literal": limits.max_literal,
         "append_limit": limits.max_append,
         "autologout_seconds": _autologout(options),
+        "sandbox": "off (--no-sandbox)" if "--no-sandbox" in options else "on (Landlock)",
     }
 
 
@@ -231,6 +237,7 @@ def _serve(location, user: str, home: str, options: dict[str, str],
     """
     from imapsession import driver
     from imapsession.observe import log as observe_log
+    from imapsession.observe import testhook
     from imapsession.observe.attach import Debugging
     from imapsession.session import Session
     from imapsession.storage import open_store
@@ -245,6 +252,10 @@ def _serve(location, user: str, home: str, options: dict[str, str],
         config=_effective_config(options, home), quiet_start=log_target == "stderr")
     try:
         try:
+            hook = _confine(location, debugging, options)
+        except OSError as exc:  # Landlock is there but refused: better no session
+            return _refuse(f"Can't start the sandbox: {exc}")
+        try:
             store = open_store(location, create=True)
         except (OSError, StorageError) as exc:
             return _refuse(f"Can't open the mailbox at {location.path}: {exc}")
@@ -253,6 +264,7 @@ def _serve(location, user: str, home: str, options: dict[str, str],
             if "--demo" in options:
                 session.greeting_note = "a throw-away demo mailbox"
             debugging.attach(session)
+            testhook.run(hook, mail_root=location.path)
             if "--replay" in options:
                 return _replay(session, options["--replay"])
             return driver.run(session, rawlog=debugging.rawlog(),
@@ -261,6 +273,22 @@ def _serve(location, user: str, home: str, options: dict[str, str],
             store.close()
     finally:
         debugging.close()
+
+
+def _confine(location, debugging, options: dict[str, str]):
+    """The sandbox, unless --no-sandbox; returns the test hook (read before it closes)."""
+    from imapsession.observe import testhook
+
+    hook = testhook.load("--test-hooks" in options)
+    if "--no-sandbox" not in options:
+        from imapsession.sandbox import confine
+
+        rawlog = debugging.rawlog_dir
+        replay = options.get("--replay")
+        confine(location.format, location.path, location.option("INBOX"),
+                [debugging.crash_dir, *([rawlog] if rawlog and os.path.isdir(rawlog) else [])],
+                extra_read=(replay,) if replay else ())
+    return hook
 
 
 def _replay(session, report_path: str) -> int:

@@ -34,8 +34,9 @@ READ_SIZE = 64 * 1024
 TEST_HOOK = "IMAPSESSION_TEST_CHILD_STATUS"  # tests: a file where the child writes its ids
 
 
-def main(login_args: list[str], *, stderr_is_client: bool | None = None) -> int:
-    """Entry from cli.py; returns the exit status."""
+def main(login_args: list[str], *, stderr_is_client: bool | None = None,
+         test_hooks: bool = False) -> int:
+    """Entry from cli.py; returns the exit status (``test_hooks``: see observe/testhook.py)."""
     try:
         config = login_options.parse(login_args)
     except login_options.OptionError as exc:
@@ -70,7 +71,7 @@ def main(login_args: list[str], *, stderr_is_client: bool | None = None) -> int:
     os.close(request_w)
     os.close(verdict_r)
     _preload_session()  # while the child talks to the client
-    return _parent(config, remote, pid, request_r, verdict_w)
+    return _parent(config, remote, pid, request_r, verdict_w, test_hooks)
 
 
 def _bye(text: str) -> int:
@@ -166,7 +167,7 @@ def _test_hook() -> None:
 # --- the root parent -------------------------------------------------------------------
 
 def _parent(config: login_options.LoginConfig, remote: str, pid: int,
-            request_r: int, verdict_w: int) -> int:
+            request_r: int, verdict_w: int, test_hooks: bool = False) -> int:
     import logging
 
     from imapsession.auth import check, loglines, request, throttle
@@ -194,7 +195,7 @@ def _parent(config: login_options.LoginConfig, remote: str, pid: int,
             _reap(pid)
             loglines.logged_in(verdict.account.user, login.method,
                                config.secure_transport, verdict.account.uid)
-            return _become_user(config, remote, verdict.account, login, leftover)
+            return _become_user(config, remote, verdict.account, login, leftover, test_hooks)
         failures += 1
         loglines.failed(login.user, login.method, config.secure_transport, failures,
                         verdict.reason)
@@ -239,7 +240,8 @@ def expand_template(template: str, user: str, home: str) -> str:
     return "".join(out)
 
 
-def _become_user(config, remote, account, login, leftover: bytes) -> int:
+def _become_user(config, remote, account, login, leftover: bytes,
+                 test_hooks: bool = False) -> int:
     """Drop root for the user's ids, open their mail, answer the login, serve."""
     import logging
 
@@ -268,10 +270,12 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     try:
         location = MailLocation.parse(expand_template(config.mail, account.user, account.home),
                                       account.home)
+        hook = _confine(config, location, account.home, test_hooks)
         store = open_store(location, create=True)
     except (MailLocationError, StorageError, OSError) as exc:
         log.error("cannot open mail for %s: %s", account.user, exc)
         return _bye("Internal error: the mailbox cannot be opened.")
+    from imapsession.observe import testhook
     from imapsession.observe.attach import Debugging
 
     # as the user: crash reports and stack dumps in their state directory, rawlog
@@ -284,6 +288,7 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
         session = Session(None, None)
         session.login_secure = config.secure_transport
         debugging.attach(session)
+        testhook.run(hook, mail_root=location.path)
         session.complete_login(login.tag, store, account.user)
         _write_all(session.take_output())
         # commands the client pipelined after its login are the driver's first input
@@ -292,6 +297,26 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     finally:
         store.close()
         debugging.close()
+
+
+def _confine(config: login_options.LoginConfig, location, home: str, test_hooks: bool):
+    """As the user, before the mail is touched: the sandbox; returns the test hook.
+
+    The hook is read first, while its file is still reachable; only here, after
+    authentication, is it ever looked for.
+    """
+    from imapsession.observe import testhook
+    from imapsession.observe.attach import default_crash_dir
+    from imapsession.observe.rawlog import user_rawlog_dir
+
+    hook = testhook.load(test_hooks)
+    if not config.no_sandbox:
+        from imapsession.sandbox import confine
+
+        rawlog = user_rawlog_dir(home)
+        confine(location.format, location.path, location.option("INBOX"),
+                [default_crash_dir(home), *([rawlog] if rawlog else [])])
+    return hook
 
 
 def _preload_session() -> None:

@@ -22,10 +22,11 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "--autologout": ("autologout", "float"),
     "--auth-delay": ("auth_delay", "float"),
     "--config": ("config", "str"),
+    "--no-sandbox": ("no_sandbox", "flag"),
 }
 
 
-SHARED = frozenset({"--autologout"})  # options the preauth command line reads too
+SHARED = frozenset({"--autologout", "--no-sandbox"})  # options the preauth command line reads too
 
 
 class OptionError(ValueError):
@@ -45,6 +46,7 @@ class LoginConfig(NamedTuple):
     autologout: float = 30 * 60.0  # idle seconds after login before "* BYE Autologout"
     auth_delay: float = 2.0  # first failure's delay; doubles with each further failure
     config: str | None = None
+    no_sandbox: bool = False  # True: no Landlock after the drop to the user (docs/SANDBOX.md)
 
 
 def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
