@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from imapsession.observe.redact import secret_module, secret_name
+from imapsession.storage.modes import Modes
 
 TRANSCRIPT_START = "----- transcript (replay with: imapsession --replay THIS-FILE) -----"
 TRANSCRIPT_END = "----- end of transcript -----"
@@ -80,7 +81,8 @@ def write_report(
     from imapsession import __version__
 
     now = time.time() if now is None else now
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    private = Modes.private()  # frames' locals may hold mail text, whatever the mail's mode
+    private.mkdir(directory)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     path = os.path.join(directory, f"crash-{stamp}-{os.getpid()}.txt")
     sequence = 1
@@ -101,7 +103,7 @@ def write_report(
         "",
         TRANSCRIPT_START,
     ])
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = private.open(path)
     with os.fdopen(fd, "wb") as report:
         report.write(text.encode("utf-8", "replace") + b"\n")
         for entry in transcript:
@@ -124,9 +126,10 @@ def install_faulthandler(directory: str) -> str:
     import faulthandler
     import signal
 
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    private = Modes.private()
+    private.mkdir(directory)
     path = os.path.join(directory, f"stacks-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = private.open(path, os.O_WRONLY | os.O_APPEND)
     stream = os.fdopen(fd, "w")
     # keep the file object alive for the life of the process
     install_faulthandler.stream = stream  # type: ignore[attr-defined]
