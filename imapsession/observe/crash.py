@@ -121,13 +121,54 @@ def read_transcript(path: str) -> bytes:
     return data[start:end]
 
 
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def sweep_stacks(directory: str) -> int:
+    """Remove the empty stack-dump files of sessions that are gone; returns how many.
+
+    A session that exits normally removes its own empty file (``Debugging.close``);
+    one killed (SIGKILL, SIGTERM, a dropped inetd connection) cannot, so the next
+    session does. A file with a dump in it is never removed.
+    """
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        stem, _, pid = name.removesuffix(".txt").rpartition("-")
+        if not (name.startswith("stacks-") and name.endswith(".txt") and stem and pid.isdigit()):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if os.stat(path).st_size == 0 and int(pid) != os.getpid() and _pid_gone(int(pid)):
+                os.unlink(path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def install_faulthandler(directory: str) -> str:
-    """Fatal signals and SIGUSR1 dump every thread's stack into a file (it needs a real fd)."""
+    """Fatal signals and SIGUSR1 dump every thread's stack into a file (it needs a real fd).
+
+    The file must exist before a fatal signal, when nothing of ours runs any more;
+    an empty one is removed at exit, or by the next session when this one is killed.
+    """
     import faulthandler
     import signal
 
     private = Modes.private()
     private.mkdir(directory)
+    sweep_stacks(directory)
     path = os.path.join(directory, f"stacks-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt")
     fd = private.open(path, os.O_WRONLY | os.O_APPEND)
     stream = os.fdopen(fd, "w")
