@@ -163,10 +163,14 @@ class Modes:
         st = os.fstat(fd)
         if st.st_uid != os.geteuid():
             return
+        mode = self.file
         if self.gid != -1 and st.st_gid != self.gid:
-            self._fix(fd, self.file)
-        elif stat.S_IMODE(st.st_mode) != self.file:
-            os.fchmod(fd, self.file)
+            try:
+                os.fchown(fd, -1, self.gid)
+            except PermissionError:
+                mode &= ~0o070
+        if stat.S_IMODE(st.st_mode) != mode:
+            os.fchmod(fd, mode)
 
     def tighten(self, path: str) -> None:
         """Take away the bits the rule does not give, on an entry we own (missing: nothing).
