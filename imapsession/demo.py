@@ -27,6 +27,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parsedate_to_datetime
 
+from imapsession.storage.modes import Modes
+
 _DOMAIN = "imapsession.example"
 _START = datetime(2024, 1, 8, 9, 14, 0, tzinfo=timezone(timedelta(hours=1)))
 
@@ -219,7 +221,8 @@ def _lists(at) -> list[tuple[Message, str]]:
     return out
 
 
-def _write(folder: str, index: int, msg: Message, flags: str | None, pid: int) -> None:
+def _write(folder: str, index: int, msg: Message, flags: str | None, pid: int,
+           modes: Modes) -> None:
     """One file; flags are Maildir letters (D F R S T, sorted), None for new/."""
     data = msg.as_bytes()
     when = int(parsedate_to_datetime(msg["Date"]).timestamp())
@@ -228,7 +231,8 @@ def _write(folder: str, index: int, msg: Message, flags: str | None, pid: int) -
         path = os.path.join(folder, "new", base)
     else:
         path = os.path.join(folder, "cur", f"{base}:2,{''.join(sorted(flags))}")
-    with open(path, "wb") as f:
+    fd = modes.open(path)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.utime(path, (when, when))
 
@@ -240,16 +244,16 @@ def build_demo_maildir(path: str) -> None:
         return _START + timedelta(days=days, hours=hours + (days * 7) % 9)
 
     pid = os.getpid()
+    modes = Modes.private()  # a throw-away maildir, but mail all the same: 0700/0600
     folders = {"": _inbox(at), ".Work": _work(at), ".Lists": _lists(at)}
     index = 0
     for name, messages in folders.items():
         folder = os.path.join(path, name) if name else path
         for sub in ("cur", "new", "tmp"):
-            os.makedirs(os.path.join(folder, sub), exist_ok=True)
+            modes.mkdir(os.path.join(folder, sub))
         if name:
-            open(os.path.join(folder, "maildirfolder"), "wb").close()
+            modes.create_empty(os.path.join(folder, "maildirfolder"))
         for msg, flags in messages:
             index += 1
-            _write(folder, index, msg, flags, pid)
-    with open(os.path.join(path, "subscriptions"), "w", encoding="utf-8") as f:
-        f.write("Work\nLists\n")
+            _write(folder, index, msg, flags, pid, modes)
+    modes.replace(os.path.join(path, "subscriptions"), b"Work\nLists\n", sync=False)

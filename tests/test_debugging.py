@@ -141,6 +141,28 @@ def test_sigsegv_leaves_a_stack_and_the_log_says_where(tmp_path):
     assert str(dumps[0]) in log_file.read_text()
 
 
+def test_a_killed_sessions_empty_stack_file_is_removed_by_the_next_session(tmp_path):
+    proc, crash_dir, _, _ = _debug_server(tmp_path)
+    with proc:
+        assert status_of(proc.command("NOOP")) == b"OK"
+        killed = list(crash_dir.glob("stacks-*"))
+        assert len(killed) == 1 and killed[0].stat().st_size == 0
+        proc.popen.kill()  # no exit handler runs: the empty file stays behind
+        proc.popen.wait()
+    live = crash_dir / "stacks-20200101-000000-1.txt"  # empty, but pid 1 lives: kept
+    live.write_text("")
+    other = crash_dir / "stacks-20200101-000000-999999999.txt"  # gone, but holds a dump
+    other.write_text("Fatal Python error\n")
+    assert killed[0].exists()
+    proc, _, _, _ = _debug_server(tmp_path)
+    with proc:
+        assert status_of(proc.command("NOOP")) == b"OK"
+        assert not killed[0].exists()
+        assert live.exists() and other.exists()
+        proc.logout()
+    assert sorted(crash_dir.glob("stacks-*")) == sorted([live, other])
+
+
 def test_process_title_names_user_and_command_never_arguments(tmp_path):
     proc, _, _, _ = _debug_server(tmp_path, "SELECT:hang")
     with proc:

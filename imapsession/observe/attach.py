@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from imapsession.observe import crash, faults
 from imapsession.observe.proctitle import ProcessTitle
 from imapsession.observe.rawlog import RawLog, user_rawlog_dir
+from imapsession.storage.modes import Modes
 
 log = logging.getLogger("imapsession")
 
@@ -17,6 +18,15 @@ log = logging.getLogger("imapsession")
 def default_crash_dir(home: str) -> str:
     state = os.environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
     return os.path.join(state, "imapsession", "crash")
+
+
+def _tighten_state(crash_dir: str, default: bool) -> None:
+    """Our state directory and crash directory are the owner's only (reports hold mail text),
+    also when an older version made them 0755."""
+    private = Modes.private()
+    private.tighten(crash_dir)
+    if default:
+        private.tighten(os.path.dirname(crash_dir))  # ~/.local/state/imapsession
 
 
 class Debugging:
@@ -32,6 +42,7 @@ class Debugging:
         self.rawlog_timestamps = rawlog_timestamps
         self.config = dict(config)
         self.stacks: str | None = None
+        _tighten_state(self.crash_dir, crash_dir is None)
         try:
             self.stacks = crash.install_faulthandler(self.crash_dir)
             if not quiet_start:  # on a terminal this would greet every by-hand session

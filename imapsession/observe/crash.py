@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from imapsession.observe.redact import secret_module, secret_name
+from imapsession.storage.modes import Modes
 
 TRANSCRIPT_START = "----- transcript (replay with: imapsession --replay THIS-FILE) -----"
 TRANSCRIPT_END = "----- end of transcript -----"
@@ -80,7 +81,8 @@ def write_report(
     from imapsession import __version__
 
     now = time.time() if now is None else now
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    private = Modes.private()  # frames' locals may hold mail text, whatever the mail's mode
+    private.mkdir(directory)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     path = os.path.join(directory, f"crash-{stamp}-{os.getpid()}.txt")
     sequence = 1
@@ -101,7 +103,7 @@ def write_report(
         "",
         TRANSCRIPT_START,
     ])
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = private.open(path)
     with os.fdopen(fd, "wb") as report:
         report.write(text.encode("utf-8", "replace") + b"\n")
         for entry in transcript:
@@ -119,14 +121,56 @@ def read_transcript(path: str) -> bytes:
     return data[start:end]
 
 
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def sweep_stacks(directory: str) -> int:
+    """Remove the empty stack-dump files of sessions that are gone; returns how many.
+
+    A session that exits normally removes its own empty file (``Debugging.close``);
+    one killed (SIGKILL, SIGTERM, a dropped inetd connection) cannot, so the next
+    session does. A file with a dump in it is never removed.
+    """
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        stem, _, pid = name.removesuffix(".txt").rpartition("-")
+        if not (name.startswith("stacks-") and name.endswith(".txt") and stem and pid.isdigit()):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if os.stat(path).st_size == 0 and int(pid) != os.getpid() and _pid_gone(int(pid)):
+                os.unlink(path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def install_faulthandler(directory: str) -> str:
-    """Fatal signals and SIGUSR1 dump every thread's stack into a file (it needs a real fd)."""
+    """Fatal signals and SIGUSR1 dump every thread's stack into a file (it needs a real fd).
+
+    The file must exist before a fatal signal, when nothing of ours runs any more;
+    an empty one is removed at exit, or by the next session when this one is killed.
+    """
     import faulthandler
     import signal
 
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    private = Modes.private()
+    private.mkdir(directory)
+    sweep_stacks(directory)
     path = os.path.join(directory, f"stacks-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = private.open(path, os.O_WRONLY | os.O_APPEND)
     stream = os.fdopen(fd, "w")
     # keep the file object alive for the life of the process
     install_faulthandler.stream = stream  # type: ignore[attr-defined]

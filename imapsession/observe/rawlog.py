@@ -16,6 +16,7 @@ import sys
 import time
 
 from imapsession.observe.redact import InputRedactor
+from imapsession.storage.modes import Modes
 
 USER_DIRECTORY = "imapsession.rawlog"
 
@@ -26,9 +27,9 @@ class RawLog:
     def __init__(self, directory: str, timestamps: bool = False):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = os.path.join(directory, f"{stamp}-{os.getpid()}")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        self._in = os.open(base + ".in", flags, 0o600)
-        self._out = os.open(base + ".out", flags, 0o600)
+        private = Modes.private()  # the bytes of the session: mail text
+        self._in = private.open(base + ".in", os.O_WRONLY | os.O_APPEND)
+        self._out = private.open(base + ".out", os.O_WRONLY | os.O_APPEND)
         self.paths = (base + ".in", base + ".out")
         self._timestamps = timestamps
         self._at_line_start = {self._in: True, self._out: True}
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         sys.stderr.write(USAGE)
         return 2
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    Modes.private().mkdir(directory)
     log = RawLog(directory, timestamps)
     child = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     to_child, from_child = child.stdin.fileno(), child.stdout.fileno()

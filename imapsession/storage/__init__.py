@@ -5,7 +5,8 @@ point; neither imports the other. What both use lives here, one job per module:
 ``flags`` (flag texts, sets and checks), ``changes`` (tombstones and the answer to
 ``sync(since)`` with its snapshots), ``rows`` (the mailbox row), ``cache``
 (ENVELOPE and the like), ``spool`` (APPEND literals on disk), ``meta`` (sizes and
-dates), ``names`` (the name gate), ``subscriptions`` and ``index`` (the SQLite file).
+dates), ``names`` (the name gate), ``subscriptions``, ``index`` (the SQLite file) and
+``modes`` (the mode of everything we create, from the mail root's).
 The backends are imported lazily, below: sqlite3 is not needed before login.
 """
 

@@ -33,6 +33,14 @@ set aside as ``.corrupt-*``, since that is the only case where starting over
 from the files loses nothing the index could still have told. docs/INDEX.md
 has the rules for writing a migration.
 
+Modes: the database file is created by us before SQLite opens it, with the
+mode the mail root gives (``modes.py``: 0600 under a 0700 root, whatever the
+umask). SQLite then creates ``-wal`` and ``-shm`` with the database file's own
+mode (its unix VFS fchmods them to it, past the umask), so the umask is never
+touched (it is process-wide); after the open all three are tightened anyway, for
+files an older version left 0644 and for the group of a shared maildir (SQLite
+chowns only when it runs as root).
+
 The schema is already what CONDSTORE/QRESYNC need: a modseq per message and per
 mailbox, tombstones with the modseq of their expunge, and an index on
 (mailbox, modseq) for "what changed since".
@@ -59,6 +67,7 @@ from imapsession.storage.index_schema import (
     check_order,
     run_script,
 )
+from imapsession.storage.modes import Modes
 
 SCHEMA_VERSION = check_order(MIGRATIONS)  # this code's schema: its newest migration
 BUSY_TIMEOUT_S = 30.0
@@ -101,8 +110,10 @@ class Index:
         *,
         journal_mode: str = "WAL",
         migrations: Sequence[Migration] = MIGRATIONS,
+        modes: Modes | None = None,  # default: the rule of its directory
     ):
         self.path = path
+        self.modes = modes if modes is not None else Modes.of(os.path.dirname(path) or ".")
         self.journal_mode = journal_mode
         self.migrations = tuple(migrations)
         self.version = check_order(self.migrations)
@@ -139,12 +150,16 @@ class Index:
                 time.sleep(0.05)
 
     def _open(self) -> sqlite3.Connection:
+        if not self.modes.create_empty(self.path):  # an empty file is a new database to SQLite
+            self.modes.tighten(self.path)  # before -wal/-shm are made from its mode
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             mode = db.execute("PRAGMA journal_mode").fetchone()[0]  # fails on a non-database
             if mode.upper() != self.journal_mode.upper():
                 db.execute(f"PRAGMA journal_mode = {self.journal_mode}")
+            for suffix in ("-wal", "-shm"):
+                self.modes.tighten(self.path + suffix)
             db.execute("PRAGMA synchronous = NORMAL")
             versions = self._versions(db)
             if versions is None or versions.applied < self.version:

@@ -9,12 +9,12 @@ under the index's write lock.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import imapsession.storage.names as names
 from imapsession.storage.base import StorageError
+from imapsession.storage.modes import Modes
 
 HEADER = "V\t2\n\n"
 _UNESCAPE = {"1": "\x01", "t": "\t", "r": "\r", "n": "\n", "0": "\x00"}
@@ -38,8 +38,9 @@ class Subscriptions:
 
     def __init__(self, path: str, lock: Callable[[], AbstractContextManager],
                  encode: Callable[[str], str], decode: Callable[[str], str],
-                 v1_separator: str):
+                 v1_separator: str, modes: Modes):
         self.path = path
+        self._modes = modes
         self._lock = lock  # the index's write lock: one writer at a time
         self._encode = encode  # a name level as stored on disk
         self._decode = decode
@@ -69,14 +70,9 @@ class Subscriptions:
         return out
 
     def _write(self, subscribed: list[str]) -> None:
-        tmp = f"{self.path}.{os.getpid()}.tmp"
         lines = "".join("\t".join(self._encode(level) for level in name.split("/")) + "\n"
                         for name in subscribed)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(HEADER + lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self.path)
+        self._modes.replace(self.path, (HEADER + lines).encode("utf-8"))
 
     def add(self, name: str) -> None:
         canonical = names.normalize(name)

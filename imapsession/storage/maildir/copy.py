@@ -85,7 +85,7 @@ def copy_messages(
             except OSError as exc:
                 if exc.errno not in NO_LINK:
                     raise
-                new_name = copy_file(src, dest.path, stem, letters)
+                new_name = copy_file(src, dest.path, stem, letters, store.modes)
         except FileNotFoundError:
             continue
         if date is None:

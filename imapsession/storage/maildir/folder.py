@@ -29,7 +29,9 @@ from imapsession.storage.maildir.uidlist import (
     read_dovecot_uidlist,
     remember_uidvalidity,
 )
+from imapsession.storage.modes import Modes
 from imapsession.storage.rows import drop_mailbox_rows, mailbox_row
+from imapsession.storage.spool import sweep
 
 _DIRTY_SECONDS = 2.0
 
@@ -40,6 +42,7 @@ class FolderOwner(Protocol):
 
     root: str
     dovecot_import: bool
+    modes: Modes
 
     @property
     def index(self) -> Index: ...
@@ -54,7 +57,16 @@ class Folder:
         self.store = store
         self.name = name
         self.path = path
-        self.keywords = Keywords(path)
+        self.keywords = Keywords(path, store.modes)
+
+    def tidy(self) -> None:
+        """On open: spools a killed session left in tmp/ go, our files get the rule's modes."""
+        sweep(os.path.join(self.path, "tmp"))
+        modes = self.store.modes
+        if self.path != self.store.root:  # the root's own mode is the rule, never changed
+            modes.tighten(self.path)
+        for entry in ("cur", "new", "tmp", "maildirfolder", self.keywords.path):
+            modes.tighten(os.path.join(self.path, entry))
 
     # mailbox row ------------------------------------------------------------------
 
@@ -94,7 +106,7 @@ class Folder:
                 at_least = max(legacy[0] + 1 if legacy else 0,
                                last_uidvalidity(self.store.root) + 1)
                 uidvalidity = self.store.index.next_uidvalidity(at_least)
-                remember_uidvalidity(self.store.root, uidvalidity)
+                remember_uidvalidity(self.store.root, uidvalidity, self.store.modes)
                 uidnext, first_recent = 1, 1
             db.execute(
                 "INSERT INTO mailbox (name, uidvalidity, uidnext, highest_modseq,"

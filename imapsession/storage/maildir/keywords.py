@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 
 from imapsession.storage.base import LimitExceeded, StorageError
+from imapsession.storage.modes import Modes
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORDS = 26
@@ -31,8 +32,9 @@ _FLAG_TO_LETTER = {flag: letter for letter, flag in _LETTER_TO_FLAG.items()}
 class Keywords:
     """A folder's ``dovecot-keywords`` letter map, re-read only when the file changes."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, modes: Modes | None = None):
         self.path = os.path.join(folder, KEYWORDS_FILE)
+        self._modes = modes if modes is not None else Modes.of(folder)
         self.names: list[str | None] = []
         self._stamp: tuple[int, int] | None = None
         self._lower: dict[str, int] = {}
@@ -83,12 +85,7 @@ class Keywords:
             else:
                 names_now[free] = keyword
         text = "".join(f"{i} {k}\n" for i, k in enumerate(names_now) if k is not None)
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self.path)
+        self._modes.replace(self.path, text.encode("utf-8"))
         self._stamp = None
         self.load()
 

@@ -16,6 +16,7 @@ from imapsession.storage.base import SYSTEM_FLAGS, AppendResult, SpoolFile, Stor
 from imapsession.storage.flags import check_flags, flags_to_text
 from imapsession.storage.maildir.filenames import size_stem
 from imapsession.storage.maildir.folder import FolderOwner
+from imapsession.storage.modes import Modes
 from imapsession.storage.spool import TmpSpool, unique_base
 
 NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
@@ -50,9 +51,10 @@ def link_unique(src: str, folder: str, subdir: str, stem: str, letters: str | No
     raise StorageError("could not find a unique file name")
 
 
-def copy_file(src: str, folder: str, stem: str, letters: str | None, sub: str = "cur") -> str:
+def copy_file(src: str, folder: str, stem: str, letters: str | None, modes: Modes,
+              sub: str = "cur") -> str:
     """Cross-file-system copy: tmp/, fsync, same mtime, then link into cur/ (or new/)."""
-    spool = TmpSpool(os.path.join(folder, "tmp"))
+    spool = TmpSpool(os.path.join(folder, "tmp"), modes)
     try:
         with open(src, "rb") as handle:
             while chunk := handle.read(1 << 20):
@@ -79,11 +81,11 @@ def save_message(
         if isinstance(message, TmpSpool):
             spool = message
         elif isinstance(message, SpoolFile):
-            spool = TmpSpool(os.path.join(folder.path, "tmp"))
+            spool = TmpSpool(os.path.join(folder.path, "tmp"), store.modes)
             spool.write(message.read_all())
             message.discard()
         else:
-            spool = TmpSpool(os.path.join(folder.path, "tmp"))
+            spool = TmpSpool(os.path.join(folder.path, "tmp"), store.modes)
             spool.write(message)
     except BaseException:
         if isinstance(message, SpoolFile):
@@ -110,7 +112,7 @@ def save_message(
             except OSError as exc:
                 if exc.errno not in NO_LINK:  # spool on another file system: copy it
                     raise
-                final = copy_file(path, folder.path, stem, letters, sub)
+                final = copy_file(path, folder.path, stem, letters, store.modes, sub)
             uid, modseq = row[2], row[3] + 1
             db.execute(
                 "INSERT INTO message (mailbox_id, uid, base, filename, flags, modseq, size,"

@@ -29,6 +29,7 @@ from imapsession.storage.maildir.folder import Folder
 from imapsession.storage.maildir.mailbox import MaildirMailbox
 from imapsession.storage.maildir.save import save_message
 from imapsession.storage.maildir.uidlist import MARKER_NAME
+from imapsession.storage.modes import Modes
 from imapsession.storage.rows import drop_mailbox_rows, status_of
 from imapsession.storage.spool import TmpSpool, unique_base
 from imapsession.storage.subscriptions import SubscribedStore, Subscriptions
@@ -41,8 +42,9 @@ _TRASH_PREFIX = "..imapsession-trash-"
 class MaildirStore(SubscribedStore, MailStore):
     """One user's Maildir++ tree and its index."""
 
-    def __init__(self, root: str, index_path: str | None = None):
+    def __init__(self, root: str, index_path: str | None = None, modes: Modes | None = None):
         self.root = os.path.abspath(root)
+        self.modes = modes if modes is not None else Modes.of(self.root)
         self._index_path = index_path or os.path.join(self.root, INDEX_NAME)
         self._index: Index | None = None
         self.dovecot_import = False
@@ -50,14 +52,15 @@ class MaildirStore(SubscribedStore, MailStore):
     @property
     def index(self) -> Index:
         if self._index is None:
-            index = Index(self._index_path)
+            index = Index(self._index_path)  # modes from its directory: the root's rule
             marker = os.path.join(self.root, MARKER_NAME)
             if index.fresh:
                 # First index ever for this maildir: Dovecot's UIDs may be adopted.
                 # A fresh index beside an existing marker means the old one was lost.
                 index.set_meta("dovecot_import", "0" if os.path.exists(marker) else "1")
-                with open(marker, "a"):
-                    pass
+                self.modes.create_empty(marker)
+            for name in (MARKER_NAME, SUBSCRIPTIONS_FILE):
+                self.modes.tighten(os.path.join(self.root, name))
             self.dovecot_import = index.get_meta("dovecot_import") == "1"
             self._index = index
         return self._index
@@ -108,11 +111,10 @@ class MaildirStore(SubscribedStore, MailStore):
         with self.index.write():
             if os.path.isdir(os.path.join(folder.path, "cur")):
                 raise MailboxExists(f"Mailbox already exists: {folder.name}")
-            os.makedirs(folder.path, mode=0o700, exist_ok=True)
+            self.modes.mkdir(folder.path)
             for sub in ("tmp", "new", "cur"):
-                os.makedirs(os.path.join(folder.path, sub), mode=0o700, exist_ok=True)
-            with open(os.path.join(folder.path, "maildirfolder"), "a"):
-                pass
+                self.modes.mkdir(os.path.join(folder.path, sub))
+            self.modes.create_empty(os.path.join(folder.path, "maildirfolder"))
 
     def _children(self, name: str) -> list[tuple[str, str]]:
         prefix = name + "/"
@@ -189,7 +191,7 @@ class MaildirStore(SubscribedStore, MailStore):
 
     def _subscriptions(self) -> Subscriptions:
         return Subscriptions(os.path.join(self.root, SUBSCRIPTIONS_FILE), self.index.write,
-                             names.encode_component, names.decode_component, ".")
+                             names.encode_component, names.decode_component, ".", self.modes)
 
     # mailboxes ----------------------------------------------------------------------
 
@@ -203,7 +205,9 @@ class MaildirStore(SubscribedStore, MailStore):
         return status_of(self.index.db, row)
 
     def open_mailbox(self, name: str, readonly: bool) -> Mailbox:
-        return MaildirMailbox(self.existing_folder(name), readonly)
+        folder = self.existing_folder(name)
+        folder.tidy()
+        return MaildirMailbox(folder, readonly)
 
     def new_spool(self, target: str | None = None) -> SpoolFile:
         tmp = os.path.join(self.root, "tmp")
@@ -214,7 +218,7 @@ class MaildirStore(SubscribedStore, MailStore):
                     tmp = candidate
             except InvalidMailboxName:
                 pass
-        return TmpSpool(tmp)
+        return TmpSpool(tmp, self.modes)
 
     def append(
         self,
@@ -232,11 +236,16 @@ class MaildirStore(SubscribedStore, MailStore):
 
 
 def open_maildir(root: str, *, create: bool = True) -> MailStore:
-    """The user's mail at ``root`` (a Maildir; cur/ new/ tmp/ are made when ``create``)."""
+    """The user's mail at ``root`` (a Maildir; cur/ new/ tmp/ are made when ``create``).
+
+    A root we create is 0700 (and so is every missing parent); the modes of all
+    else follow the root's (``modes.py``).
+    """
+    modes = Modes.of(root)  # private when the root is missing
     for sub in ("cur", "new", "tmp"):
         path = os.path.join(root, sub)
         if not os.path.isdir(path):
             if not create:
                 raise NoSuchMailbox(f"No maildir at {root}")
-            os.makedirs(path, mode=0o700, exist_ok=True)
-    return MaildirStore(root)
+            modes.mkdir(path)
+    return MaildirStore(root, modes=Modes.of(root))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from imapsession.storage.modes import Modes
+
 MARKER_NAME = "imapsession.uidvalidity"  # exists once indexed; holds the last UIDVALIDITY
 UIDLIST_FILE = "dovecot-uidlist"
 
@@ -61,9 +63,6 @@ def last_uidvalidity(root: str) -> int:
         return 0
     return int(text) if text.isdigit() else 0
 
-def remember_uidvalidity(root: str, value: int) -> None:
-    path = os.path.join(root, MARKER_NAME)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="ascii") as handle:
-        handle.write(f"{value}\n")
-    os.rename(tmp, path)
+
+def remember_uidvalidity(root: str, value: int, modes: Modes) -> None:
+    modes.replace(os.path.join(root, MARKER_NAME), f"{value}\n".encode("ascii"))

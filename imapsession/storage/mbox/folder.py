@@ -31,6 +31,7 @@ from imapsession.storage.changes import write_tombstone
 from imapsession.storage.flags import flags_to_text
 from imapsession.storage.index import Index
 from imapsession.storage.mbox.lock import locked
+from imapsession.storage.modes import Modes
 from imapsession.storage.rows import drop_mailbox_rows, mailbox_row
 
 # mailbox row columns (shared schema; for mbox dir_ino/cur_mtime/new_mtime = ino/mtime/size)
@@ -44,6 +45,7 @@ class FolderOwner(Protocol):
     module need not import the store module, which imports it)."""
 
     state_dir: str
+    modes: Modes
 
     @property
     def index(self) -> Index: ...
@@ -84,11 +86,9 @@ class Folder:
     @contextmanager
     def open(self, *, write: bool) -> Iterator[int]:
         """The mbox open and locked; an interrupted rewrite is finished or undone first."""
+        modes = self.store.modes
         if self.name == "INBOX" and not os.path.exists(self.path):
-            try:
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:
-                pass
+            modes.create_empty(self.path)
         try:
             fd = os.open(self.path, os.O_RDWR if write else os.O_RDONLY)
         except FileNotFoundError:
@@ -101,9 +101,9 @@ class Folder:
                 if not write:
                     os.close(fd)
                     fd = os.open(self.path, os.O_RDWR)
-                with locked(self.path, fd, write=True):
+                with locked(self.path, fd, write=True, modes=modes):
                     journal.recover(jpath, fd)
-            with locked(self.path, fd, write=write):
+            with locked(self.path, fd, write=write, modes=modes):
                 yield fd
         finally:
             os.close(fd)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import os
 import zlib
 
+from imapsession.storage.modes import Modes
+
 MAGIC = b"IMAPSESSION-MBOX-JOURNAL 1"
 COMMIT = b"COMMIT\n"
 _CHUNK = 1 << 20
@@ -58,10 +60,14 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def begin(journal: str, fd: int, start: int, old_size: int, new_size: int) -> None:
-    """Save ``[start, old_size)`` of the mbox open as ``fd``; durable before returning."""
+def begin(journal: str, fd: int, start: int, old_size: int, new_size: int,
+          modes: Modes | None = None) -> None:
+    """Save ``[start, old_size)`` of the mbox open as ``fd``; durable before returning.
+
+    The journal holds mail text: its mode is the mail's (private by default).
+    """
     crc = 0
-    tmp_fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp_fd = (modes or Modes.private()).open(journal, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(tmp_fd, b"%s %d %d %d %010d\n" % (MAGIC, start, old_size, new_size, 0))
         pos = start

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from imapsession.storage.base import MailboxInUse
+from imapsession.storage.modes import Modes
 
 LOCK_TIMEOUT = float(os.environ.get("IMAPSESSION_MBOX_LOCK_TIMEOUT", "10"))
 STALE_SECONDS = 120.0
@@ -60,12 +61,12 @@ def _stale(lock: str, mbox: str) -> bool:
     return now - st.st_mtime > STALE_SECONDS and now - mbox_mtime > STALE_SECONDS
 
 
-def _dotlock(path: str, deadline: float) -> str | None:
+def _dotlock(path: str, deadline: float, modes: Modes) -> str | None:
     """Create ``path.lock``; its path, or None when the directory forbids it."""
     lock = path + ".lock"
     while True:
         try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = modes.open(lock)
         except FileExistsError:
             if _stale(lock, path):
                 try:
@@ -115,7 +116,8 @@ def _unlink(path: str | None) -> None:
 
 
 @contextmanager
-def locked(path: str, fd: int, *, write: bool, timeout: float | None = None) -> Iterator[None]:
+def locked(path: str, fd: int, *, write: bool, timeout: float | None = None,
+           modes: Modes | None = None) -> Iterator[None]:
     """Hold the mbox at ``path`` (open as ``fd``) locked for reading or writing.
 
     Lock order differs between programs (procmail and postfix take the dot-lock
@@ -126,7 +128,7 @@ def locked(path: str, fd: int, *, write: bool, timeout: float | None = None) -> 
     deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
     kind = fcntl.LOCK_EX if write else fcntl.LOCK_SH
     while True:
-        dot = _dotlock(path, deadline) if write else None
+        dot = _dotlock(path, deadline, modes or Modes.private()) if write else None
         if _fcntl(fd, kind, min(deadline, time.monotonic() + _BACK_OFF) if write else deadline):
             break
         _unlink(dot)

@@ -62,7 +62,7 @@ def rewrite_tail(folder: Folder, db: sqlite3.Connection, fd: int, row: tuple, *,
         kept_uids.append(uid)
     new_size = at + sum(len(h) + (e - b) + 1 for h, b, e in plan)
     jpath = folder.journal_path(st)
-    journal.begin(jpath, fd, at, old_size, new_size)
+    journal.begin(jpath, fd, at, old_size, new_size, folder.store.modes)
     jfd = os.open(jpath, os.O_RDONLY)
     try:
         skip = len(os.pread(jfd, 256, 0).split(b"\n", 1)[0]) + 1

@@ -36,14 +36,16 @@ from imapsession.storage.mbox.folder import (
 )
 from imapsession.storage.mbox.mailbox import MboxMailbox
 from imapsession.storage.mbox.save import append_messages
+from imapsession.storage.modes import Modes
 from imapsession.storage.rows import drop_mailbox_rows, status_of
-from imapsession.storage.spool import TmpSpool
+from imapsession.storage.spool import TmpSpool, sweep
 from imapsession.storage.subscriptions import SubscribedStore, Subscriptions
 from imapsession.text.mutf7 import mutf7_decode, mutf7_encode
 
 STATE_DIR = ".imap"
 INDEX_NAME = "imapsession.index.sqlite"
 SUBSCRIPTIONS_FILE = ".subscriptions"
+SPOOL_DIR = "imapsession-tmp"
 
 
 _SCHEMA = """
@@ -72,17 +74,22 @@ CREATE TABLE IF NOT EXISTS mbox_span (
 class MboxStore(SubscribedStore, MailStore):
     """One user's mbox tree, INBOX file and index."""
 
-    def __init__(self, root: str, inbox: str | None = None):
+    def __init__(self, root: str, inbox: str | None = None, modes: Modes | None = None):
         self.root = os.path.abspath(root)
         self.inbox = os.path.abspath(inbox) if inbox else os.path.join(self.root, "inbox")
         self.state_dir = os.path.join(self.root, STATE_DIR)
+        self.modes = modes if modes is not None else Modes.of(self.root)
         self._index: Index | None = None
 
     @property
     def index(self) -> Index:
         if self._index is None:
-            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-            index = Index(os.path.join(self.state_dir, INDEX_NAME))
+            self.modes.mkdir(self.state_dir)
+            for path in (self.state_dir, os.path.join(self.root, SUBSCRIPTIONS_FILE),
+                         os.path.join(self.state_dir, SPOOL_DIR)):
+                self.modes.tighten(path)
+            sweep(os.path.join(self.state_dir, SPOOL_DIR))  # spools of killed sessions
+            index = Index(os.path.join(self.state_dir, INDEX_NAME))  # modes from .imap
             with index.write() as db:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -184,11 +191,9 @@ class MboxStore(SubscribedStore, MailStore):
                         self.inbox):
                     raise StorageError("Mailbox doesn't allow inferior mailboxes")
                 probe = os.path.dirname(probe)
-            os.makedirs(parent, mode=0o700, exist_ok=True)
-            try:
-                os.close(os.open(folder.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except FileExistsError:
-                raise MailboxExists(f"Mailbox already exists: {folder.name}") from None
+            self.modes.mkdir(parent)
+            if not self.modes.create_empty(folder.path):
+                raise MailboxExists(f"Mailbox already exists: {folder.name}")
 
     def delete_mailbox(self, name: str) -> None:
         folder = self._folder(name)
@@ -243,7 +248,7 @@ class MboxStore(SubscribedStore, MailStore):
                 if os.path.isfile(probe):
                     raise StorageError("Mailbox doesn't allow inferior mailboxes")
                 probe = os.path.dirname(probe)
-            os.makedirs(os.path.dirname(dst.path), mode=0o700, exist_ok=True)
+            self.modes.mkdir(os.path.dirname(dst.path))
             os.rename(src.path, dst.path)
             for (child,) in db.execute("SELECT name FROM mailbox").fetchall():
                 if child == src.name or child.startswith(src.name + "/"):
@@ -258,7 +263,7 @@ class MboxStore(SubscribedStore, MailStore):
 
     def _subscriptions(self) -> Subscriptions:
         return Subscriptions(os.path.join(self.root, SUBSCRIPTIONS_FILE), self.index.write,
-                             mutf7_encode, mutf7_decode, "/")
+                             mutf7_encode, mutf7_decode, "/", self.modes)
 
     # mailboxes --------------------------------------------------------------------------
 
@@ -273,9 +278,9 @@ class MboxStore(SubscribedStore, MailStore):
         return MboxMailbox(folder, readonly)
 
     def new_spool(self, target: str | None = None) -> SpoolFile:
-        tmp = os.path.join(self.state_dir, "imapsession-tmp")
-        os.makedirs(tmp, mode=0o700, exist_ok=True)
-        return TmpSpool(tmp)
+        tmp = os.path.join(self.state_dir, SPOOL_DIR)
+        self.modes.mkdir(tmp)
+        return TmpSpool(tmp, self.modes)
 
     def append(self, name: str, message: bytes | SpoolFile, flags: frozenset[str],
                internal_date: datetime | None) -> AppendResult:
@@ -304,5 +309,5 @@ def open_mbox(root: str, inbox: str | None = None, *, create: bool = True) -> Ma
     if not os.path.isdir(root):
         if not create:
             raise NoSuchMailbox(f"No mail directory at {root}")
-        os.makedirs(root, mode=0o700, exist_ok=True)
-    return MboxStore(root, inbox)
+        Modes.private().mkdir(root)  # a root we create is 0700, and so are missing parents
+    return MboxStore(root, inbox, Modes.of(root))
