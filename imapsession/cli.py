@@ -243,13 +243,13 @@ def _serve(location, user: str, home: str, options: dict[str, str],
     from imapsession.storage import open_store
     from imapsession.storage.base import StorageError
 
-    log_target = observe_log.setup(options.get("--log"), stderr_is_client=stderr_was_client)
+    observe_log.setup(options.get("--log"), stderr_is_client=stderr_was_client)
     observe_log.set_context(user=user)
     debugging = Debugging(
         user=user, home=home, remote=None, crash_dir=options.get("--crash-dir"),
         rawlog_dir=options.get("--rawlog"),
         rawlog_timestamps="--rawlog-timestamps" in options,
-        config=_effective_config(options, home), quiet_start=log_target == "stderr")
+        config=_effective_config(options, home))
     try:
         try:
             hook = _confine(location, debugging, options)

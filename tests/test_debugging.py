@@ -138,7 +138,23 @@ def test_sigsegv_leaves_a_stack_and_the_log_says_where(tmp_path):
     text = dumps[0].read_text()
     assert "Fatal Python error: Segmentation fault" in text
     assert "faults.py" in text and "session.py" in text
-    assert str(dumps[0]) in log_file.read_text()
+    # the dead process could not say where; the next session does, once
+    for _ in range(2):
+        again, _, _, _ = _debug_server(tmp_path)
+        with again:
+            again.logout()
+    (reported,) = crash_dir.glob("stacks-*")
+    assert reported.name == dumps[0].name.removesuffix(".txt") + ".reported.txt"
+    assert reported.read_text() == text
+    log = log_file.read_text()
+    assert log.count(f"left stack dumps in {reported}") == 1, log
+
+
+def test_the_stack_dump_file_is_not_announced_at_every_login(tmp_path):
+    proc, _, log_file, _ = _debug_server(tmp_path)
+    with proc:
+        proc.logout()
+    assert "dump Python stacks" not in log_file.read_text()
 
 
 def test_a_killed_sessions_empty_stack_file_is_removed_by_the_next_session(tmp_path):
@@ -158,9 +174,11 @@ def test_a_killed_sessions_empty_stack_file_is_removed_by_the_next_session(tmp_p
     with proc:
         assert status_of(proc.command("NOOP")) == b"OK"
         assert not killed[0].exists()
-        assert live.exists() and other.exists()
+        # the dump is kept, renamed once the log has said where it is
+        reported = crash_dir / "stacks-20200101-000000-999999999.reported.txt"
+        assert live.exists() and reported.read_text() == "Fatal Python error\n"
         proc.logout()
-    assert sorted(crash_dir.glob("stacks-*")) == sorted([live, other])
+    assert sorted(crash_dir.glob("stacks-*")) == sorted([live, reported])
 
 
 def test_process_title_names_user_and_command_never_arguments(tmp_path):

@@ -34,7 +34,7 @@ class Debugging:
 
     def __init__(self, *, user: str, home: str, remote: str | None, crash_dir: str | None,
                  rawlog_dir: str | None, rawlog_timestamps: bool,
-                 config: Mapping[str, object], quiet_start: bool = False):
+                 config: Mapping[str, object]):
         self.user = user
         self.remote = remote
         self.crash_dir = crash_dir or default_crash_dir(home)
@@ -45,8 +45,9 @@ class Debugging:
         _tighten_state(self.crash_dir, crash_dir is None)
         try:
             self.stacks = crash.install_faulthandler(self.crash_dir)
-            if not quiet_start:  # on a terminal this would greet every by-hand session
-                log.info("Fatal errors and SIGUSR1 dump Python stacks to %s", self.stacks)
+            # not at INFO: a line per login about a file that stays empty is noise; a
+            # dump is named in the log by the next session (crash.sweep_stacks)
+            log.debug("Fatal errors and SIGUSR1 dump Python stacks to %s", self.stacks)
         except OSError as exc:
             log.warning("No stack dumps: can't write to %s: %s", self.crash_dir, exc)
 

@@ -8,6 +8,7 @@ transcript that ``imapsession --replay REPORT`` feeds to a fresh session.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import reprlib
@@ -19,6 +20,8 @@ from types import TracebackType
 
 from imapsession.observe.redact import secret_module, secret_name
 from imapsession.storage.modes import Modes
+
+log = logging.getLogger("imapsession")
 
 TRANSCRIPT_START = "----- transcript (replay with: imapsession --replay THIS-FILE) -----"
 TRANSCRIPT_END = "----- end of transcript -----"
@@ -131,12 +134,17 @@ def _pid_gone(pid: int) -> bool:
     return False
 
 
+REPORTED = ".reported.txt"  # a dump some session has already named in the log
+
+
 def sweep_stacks(directory: str) -> int:
-    """Remove the empty stack-dump files of sessions that are gone; returns how many.
+    """Tidy the stack-dump files of sessions that are gone; returns how many were removed.
 
     A session that exits normally removes its own empty file (``Debugging.close``);
     one killed (SIGKILL, SIGTERM, a dropped inetd connection) cannot, so the next
-    session does. A file with a dump in it is never removed.
+    session does. A file with a dump in it is never removed: the first session to
+    find it says where it is in the log (a fatal signal left no chance to) and
+    renames it ``...-PID.reported.txt`` so that it is said once.
     """
     removed = 0
     try:
@@ -149,9 +157,16 @@ def sweep_stacks(directory: str) -> int:
             continue
         path = os.path.join(directory, name)
         try:
-            if os.stat(path).st_size == 0 and int(pid) != os.getpid() and _pid_gone(int(pid)):
+            if int(pid) == os.getpid() or not _pid_gone(int(pid)):
+                continue
+            if os.stat(path).st_size == 0:
                 os.unlink(path)
                 removed += 1
+            else:
+                reported = path.removesuffix(".txt") + REPORTED
+                os.rename(path, reported)
+                log.warning("A session that has ended (pid %s) left stack dumps in %s",
+                            pid, reported)
         except OSError:
             continue
     return removed
