@@ -46,8 +46,11 @@ def main(login_args: list[str]) -> int:
         return _bye("Login mode is misconfigured: the passwd-file cannot be read.")
     from imapsession import greeting
     from imapsession.auth.remote import remote_address
+    from imapsession.auth.transport import secure
 
     remote = remote_address(os.environ)
+    # a loopback peer is as secure as a TLS front end (auth/transport.py)
+    config = config._replace(secure_transport=secure(config.secure_transport, os.environ))
     caps = greeting.capabilities(extra=greeting.login_capabilities(config.secure_transport))
     os.write(1, greeting.greeting(None, caps))
 
