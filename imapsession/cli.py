@@ -103,6 +103,9 @@ def _refuse(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _protect_stderr()
+    from imapsession.inherited import close_inherited
+
+    close_inherited()  # before a client byte is read, in every mode
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["passwd"]:  # a tool for the administrator, not a session
         from imapsession.passwd_cmd import main as passwd_main

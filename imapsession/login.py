@@ -59,6 +59,8 @@ def main(login_args: list[str]) -> int:
     observe_log.setup(config.log_file or "syslog")
     observe_log.set_context(remote=remote)
     _preload_child()
+    from imapsession.observe import guard
+
     request_r, request_w = os.pipe()
     verdict_r, verdict_w = os.pipe()
     pid = os.fork()
@@ -67,13 +69,13 @@ def main(login_args: list[str]) -> int:
         os.close(verdict_w)
         status = 1
         try:
-            status = _child(config, request_w, verdict_r)
+            status = guard.run("pre-login process", _child, config, request_w, verdict_r)
         finally:
             os._exit(status)
     os.close(request_w)
     os.close(verdict_r)
     _preload_session()  # while the child talks to the client
-    return _parent(config, remote, pid, request_r, verdict_w)
+    return guard.run("login process", _parent, config, remote, pid, request_r, verdict_w)
 
 
 def _bye(text: str) -> int:
@@ -115,6 +117,7 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
     from imapsession.auth import loglines, request, throttle
     from imapsession.auth.privileges import PrivilegeError
     from imapsession.commands.results import no
+    from imapsession.observe import guard
     from imapsession.session import Session
 
     log = logging.getLogger("imapsession.login")
@@ -125,6 +128,7 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
         _write_all(b"* BYE Internal error\r\n")
         return 1
     _test_hook()
+    guard.point("CHILD")
     session = Session(None, None)
     session.login_secure = config.secure_transport
     deadline = time.monotonic() + config.login_timeout
@@ -249,6 +253,7 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     from imapsession import driver
     from imapsession.auth.privileges import PrivilegeError, drop_to
     from imapsession.config import MailLocation, MailLocationError
+    from imapsession.observe import guard
     from imapsession.observe import log as observe_log
     from imapsession.session import Session
     from imapsession.storage import open_store
@@ -261,6 +266,7 @@ def _become_user(config, remote, account, login, leftover: bytes) -> int:
     except (PrivilegeError, KeyError) as exc:
         log.error("could not become %s: %s", account.user, exc)
         return _bye("Internal error")
+    guard.point("USER")
     os.environ.update(HOME=account.home, USER=account.user, LOGNAME=account.user)
     for name in ("MAIL", "REMOTE_HOST", "SOCAT_PEERADDR", "TCPREMOTEIP"):
         os.environ.pop(name, None)
