@@ -13,6 +13,7 @@ import sys
 USAGE = """\
 usage: imapsession [--preauth | --demo | --login] [options]
        imapsession --version | --help | --bug-report
+       imapsession passwd [USER ...]   (a passwd-file line; see imapsession passwd --help)
 
 A secure IMAP server for one session on standard input and output.
 
@@ -108,9 +109,17 @@ def _refuse(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     stderr_was_client = _protect_stderr()
+    from imapsession.inherited import close_inherited
+
+    close_inherited()  # before a client byte is read, in every mode
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["passwd"]:  # a tool for the administrator, not a session
+        from imapsession.passwd_cmd import main as passwd_main
+
+        return passwd_main(argv[1:])
     from imapsession.auth.options import split_args
 
-    argv, login_args = split_args(sys.argv[1:] if argv is None else argv)
+    argv, login_args = split_args(argv)
     options = _parse(argv)
     if options == "help":
         sys.stdout.write(USAGE)

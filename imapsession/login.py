@@ -47,8 +47,11 @@ def main(login_args: list[str], *, stderr_is_client: bool | None = None,
         return _bye("Login mode is misconfigured: the passwd-file cannot be read.")
     from imapsession import greeting
     from imapsession.auth.remote import remote_address
+    from imapsession.auth.transport import secure
 
     remote = remote_address(os.environ)
+    # a loopback peer is as secure as a TLS front end (auth/transport.py)
+    config = config._replace(secure_transport=secure(config.secure_transport, os.environ))
     caps = greeting.capabilities(extra=greeting.login_capabilities(config.secure_transport))
     os.write(1, greeting.greeting(None, caps))
 
@@ -57,6 +60,8 @@ def main(login_args: list[str], *, stderr_is_client: bool | None = None,
     observe_log.setup(config.log_file or "syslog", stderr_is_client=stderr_is_client)
     observe_log.set_context(remote=remote)
     _preload_child()
+    from imapsession.observe import guard
+
     request_r, request_w = os.pipe()
     verdict_r, verdict_w = os.pipe()
     pid = os.fork()
@@ -65,13 +70,14 @@ def main(login_args: list[str], *, stderr_is_client: bool | None = None,
         os.close(verdict_w)
         status = 1
         try:
-            status = _child(config, request_w, verdict_r)
+            status = guard.run("pre-login process", _child, config, request_w, verdict_r)
         finally:
             os._exit(status)
     os.close(request_w)
     os.close(verdict_r)
     _preload_session()  # while the child talks to the client
-    return _parent(config, remote, pid, request_r, verdict_w, test_hooks)
+    return guard.run("login process", _parent, config, remote, pid, request_r, verdict_w,
+                     test_hooks)
 
 
 def _bye(text: str) -> int:
@@ -113,6 +119,7 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
     from imapsession.auth import loglines, request, throttle
     from imapsession.auth.privileges import PrivilegeError
     from imapsession.commands.results import no
+    from imapsession.observe import guard
     from imapsession.session import Session
 
     log = logging.getLogger("imapsession.login")
@@ -123,6 +130,7 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
         _write_all(b"* BYE Internal error\r\n")
         return 1
     _test_hook()
+    guard.point("CHILD")
     session = Session(None, None)
     session.login_secure = config.secure_transport
     deadline = time.monotonic() + config.login_timeout
@@ -248,6 +256,7 @@ def _become_user(config, remote, account, login, leftover: bytes,
     from imapsession import driver
     from imapsession.auth.privileges import PrivilegeError, drop_to
     from imapsession.config import MailLocation, MailLocationError
+    from imapsession.observe import guard
     from imapsession.observe import log as observe_log
     from imapsession.session import Session
     from imapsession.storage import open_store
@@ -260,6 +269,7 @@ def _become_user(config, remote, account, login, leftover: bytes,
     except (PrivilegeError, KeyError) as exc:
         log.error("could not become %s: %s", account.user, exc)
         return _bye("Internal error")
+    guard.point("USER")
     os.environ.update(HOME=account.home, USER=account.user, LOGNAME=account.user)
     for name in ("MAIL", "REMOTE_HOST", "SOCAT_PEERADDR", "TCPREMOTEIP"):
         os.environ.pop(name, None)

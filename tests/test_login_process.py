@@ -138,7 +138,8 @@ def test_unknown_user_gets_the_same_answer_as_a_wrong_password(world):
 
 
 def test_plaintext_is_refused_without_a_secure_transport(world):
-    proc, wire = spawn(world.argv(secure=False))
+    # a remote peer named by the front end (socat's and stunnel's socketpair)
+    proc, wire = spawn(world.argv(secure=False), env={"SOCAT_PEERADDR": "192.0.2.7"})
     greeting = wire.line()
     assert b" LOGINDISABLED" in greeting and b"AUTH=PLAIN" not in greeting
     assert wire.command(b"a", b"LOGIN bob bob-Secret-1")[-1] == (

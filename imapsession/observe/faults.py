@@ -8,7 +8,7 @@ import signal
 import time
 
 ENVIRONMENT = "IMAPSESSION_FAULTS"
-KINDS = ("raise", "untrusted", "segv", "hang")
+KINDS = ("raise", "untrusted", "segv", "hang", "import")  # import: observe/guard.point
 
 
 class InjectedFault(RuntimeError):
@@ -37,3 +37,7 @@ def inject(kind: str, command: object) -> None:
         os.kill(os.getpid(), signal.SIGSEGV)
     if kind == "hang":
         time.sleep(3600)
+    if kind == "import":  # a lazy import that fails, as where the code cannot be read
+        import importlib
+
+        importlib.import_module("imapsession._injected_missing_module")
