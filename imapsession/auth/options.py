@@ -21,11 +21,13 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "--login-timeout": ("login_timeout", "float"),
     "--autologout": ("autologout", "float"),
     "--auth-delay": ("auth_delay", "float"),
+    "--append-limit": ("append_limit", "int"),
+    "--discard-limit": ("discard_limit", "int"),
     "--config": ("config", "str"),
 }
 
 
-SHARED = frozenset({"--autologout"})  # options the preauth command line reads too
+SHARED = frozenset({"--autologout", "--append-limit", "--discard-limit"})  # options the preauth command line reads too
 
 
 class OptionError(ValueError):
@@ -44,6 +46,8 @@ class LoginConfig(NamedTuple):
     login_timeout: float = 60.0  # seconds from greeting to a successful login
     autologout: float = 30 * 60.0  # idle seconds after login before "* BYE Autologout"
     auth_delay: float = 2.0  # first failure's delay; doubles with each further failure
+    append_limit: int = 0  # APPENDLIMIT after login; 0: the default (protocol/limits.py)
+    discard_limit: int = 0  # refused input dropped per command after login; 0: 4 x APPENDLIMIT
     config: str | None = None
 
 
