@@ -9,6 +9,8 @@ a smaller APPENDLIMIT keeps the discard cap (4 x APPENDLIMIT) and the runtime sm
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 import imapproc
@@ -94,3 +96,11 @@ def test_hostile_command_gets_a_tagged_bad_and_the_session_goes_on(imap, line):
     imap.command("SELECT INBOX", tag="s")
     assert answer(imap, line + b"\r\n", b"a")[-1].startswith(b"a BAD ")
     assert_goes_on(imap)
+
+
+def test_append_limit_setting_is_advertised_and_checked(imap):
+    assert b"APPENDLIMIT=%d" % APPEND_LIMIT in imap.greeting
+    result = subprocess.run([*imapproc.ours_argv(["--append-limit", "-5"])], capture_output=True,
+                            env=imapproc.ours_env(imap.home, imap.maildir), timeout=30)
+    assert result.returncode == 2
+    assert b"--append-limit needs a positive number of octets" in result.stderr
