@@ -194,7 +194,7 @@ class Framer:
 
     # --- internals -----------------------------------------------------------------
 
-    def _take_line(self):
+    def _take_line(self) -> bytes | LineTooLong | Rejected | _Skipped | None:
         """A whole line (its CRLF removed), None for more input, or what replaces it.
 
         A line over the limit is a ``LineTooLong``; if it ends in a non-sync literal,
@@ -369,7 +369,11 @@ def _tag(line: bytes) -> bytes:
     return tag if _TAG.fullmatch(tag) else b"*"
 
 
-_LINE_SKIPPED = object()
+class _Skipped:
+    """A marker: input was consumed and there is nothing to answer yet."""
+
+
+_LINE_SKIPPED = _Skipped()
 
 
 class ContinuationTooLong(ValueError):
