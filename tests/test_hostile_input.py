@@ -9,6 +9,7 @@ a smaller APPENDLIMIT keeps the discard cap (4 x APPENDLIMIT) and the runtime sm
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -96,6 +97,20 @@ def test_hostile_command_gets_a_tagged_bad_and_the_session_goes_on(imap, line):
     imap.command("SELECT INBOX", tag="s")
     assert answer(imap, line + b"\r\n", b"a")[-1].startswith(b"a BAD ")
     assert_goes_on(imap)
+
+
+@pytest.mark.skipif(not os.access(imapproc.DOVECOT_IMAP, os.X_OK), reason="no Dovecot imap")
+@pytest.mark.parametrize("line", [
+    b"a FETCH 1 " + b"(" * 100_000 + b"FLAGS" + b")" * 100_000,
+    b"a SEARCH " + b"(" * 30_000 + b"ALL" + b")" * 30_000,
+    b'a SELECT "IN\x00BOX"',
+])
+def test_dovecot_also_answers_these_with_a_tagged_response_and_goes_on(line):
+    """The reference: Dovecot answers BAD (or, for deep SEARCH, OK) and keeps the session."""
+    with imapproc.spawn_dovecot(None, timeout=30) as dovecot:
+        dovecot.command("SELECT INBOX", tag="s")
+        assert answer(dovecot, line + b"\r\n", b"a")[-1].split(b" ")[1] in (b"BAD", b"OK")
+        assert dovecot.command("NOOP", tag="n")[-1].startswith(b"n OK NOOP completed")
 
 
 def test_append_limit_setting_is_advertised_and_checked(imap):

@@ -21,8 +21,8 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "--login-timeout": ("login_timeout", "float"),
     "--autologout": ("autologout", "float"),
     "--auth-delay": ("auth_delay", "float"),
-    "--append-limit": ("append_limit", "int"),
-    "--discard-limit": ("discard_limit", "int"),
+    "--append-limit": ("append_limit", "octets"),
+    "--discard-limit": ("discard_limit", "octets"),
     "--config": ("config", "str"),
 }
 
@@ -85,6 +85,10 @@ def _convert(field: str, kind: str, text: str) -> object:
             return int(text)
         except ValueError:
             raise OptionError(f"{field}: expected a number, not {text!r}") from None
+    if kind == "octets":
+        if not text.isdigit():
+            raise OptionError(f"{field}: expected a number of octets, not {text!r}")
+        return int(text)
     if kind == "float":
         try:
             value = float(text)
