@@ -67,8 +67,12 @@ class EdgeRules(MachineBase):
         results = self.h.exchange(sid, chunk + tag.encode() + b" NOOP\r\n",
                                   [Sent(tag, "NOOP")], broken=True)
         if not self.h.alive(sid):
-            if chunk.startswith(b"m LOGIN "):  # RFC 7888 4: discarded and answered BAD [LIMIT]
-                raise fail("too many literals in one command ended the session")
+            byes = [r.raw.lower() for _s, untagged, _t in results for r in untagged
+                    if r.name == "BYE"]
+            if chunk.startswith(b"m LOGIN ") and any(b"literal" in raw or b"discard" in raw
+                                                     for raw in byes):
+                # RFC 7888 section 4: the rest is discarded and answered BAD [LIMIT]
+                raise fail(f"too many literals in one command ended the session: {byes}")
             self._ended(sid)
             return
         for sent, _untagged, tagged in results:
