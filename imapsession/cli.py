@@ -34,6 +34,9 @@ A secure IMAP server for one session on standard input and output.
                      is the user (on by default; see docs/SANDBOX.md)
   --test-hooks       for tests only: run the file IMAPSESSION_TEST_HOOK names inside
                      the session, after the sandbox is applied
+  --append-limit N   APPENDLIMIT in octets (default 104857600)
+  --discard-limit N  octets of one refused command read and dropped before the
+                     session ends instead (default 4 x the APPENDLIMIT)
 
 debugging (see docs/DEBUGGING.md):
   --log TARGET       syslog, stderr or a file path (default: stderr, or syslog when
@@ -53,7 +56,9 @@ MAIL=mbox:ROOT[:INBOX=PATH], as Dovecot reads it.
 
 _FLAGS = ("--preauth", "--demo", "--login", "--allow-root", "--rawlog-timestamps",
           "--bug-report", "--version", "--demo-keep", "--no-sandbox", "--test-hooks")
-_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout", "--demo-user")
+_VALUED = ("--log", "--crash-dir", "--rawlog", "--replay", "--autologout", "--demo-user",
+           "--append-limit", "--discard-limit")
+_OCTETS = ("--append-limit", "--discard-limit")
 
 
 def _parse(argv: list[str]) -> dict[str, str] | str:
@@ -73,6 +78,8 @@ def _parse(argv: list[str]) -> dict[str, str] | str:
                 if not args:
                     return f"imapsession: {name} needs a value\n\n{USAGE}"
                 value = args.pop(0)
+            if name in _OCTETS and not (value.isdigit() and int(value) > 0):
+                return f"imapsession: {name} needs a positive number of octets\n\n{USAGE}"
             options[name] = value
         elif arg in _FLAGS:
             options[arg] = ""
@@ -197,10 +204,16 @@ def _rawlog_dir(options: dict[str, str], home: str) -> str | None:
     return user_rawlog_dir(home)
 
 
-def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
-    from imapsession.session import Limits
+def _limits(options: dict[str, str]):
+    """The session's input limits (``protocol/limits.py``) from the command line."""
+    from imapsession.protocol.limits import configured
 
-    limits = Limits()
+    return configured(int(options.get("--append-limit") or 0),
+                      int(options.get("--discard-limit") or 0))
+
+
+def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
+    limits = _limits(options)
     return {
         "mail": _mail_setting(),
         "mode": next((m[2:] for m in ("--demo", "--login", "--replay") if m in options),
@@ -211,6 +224,7 @@ def _effective_config(options: dict[str, str], home: str) -> dict[str, object]:
         "max_line": limits.max_line,
         "max_literal": limits.max_literal,
         "append_limit": limits.max_append,
+        "discard_limit": limits.max_discard,
         "autologout_seconds": _autologout(options),
         "sandbox": "off (--no-sandbox)" if "--no-sandbox" in options else "on (Landlock)",
     }
@@ -269,7 +283,7 @@ def _serve(location, user: str, home: str, options: dict[str, str],
         except (OSError, StorageError) as exc:
             return _refuse(f"Can't open the mailbox at {location.path}: {exc}")
         try:
-            session = Session(store, user)
+            session = Session(store, user, limits=_limits(options))
             if "--demo" in options:
                 session.greeting_note = "a throw-away demo mailbox"
             debugging.attach(session)

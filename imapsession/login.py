@@ -52,7 +52,8 @@ def main(login_args: list[str], *, stderr_is_client: bool | None = None,
     remote = remote_address(os.environ)
     # a loopback peer is as secure as a TLS front end (auth/transport.py)
     config = config._replace(secure_transport=secure(config.secure_transport, os.environ))
-    caps = greeting.capabilities(extra=greeting.login_capabilities(config.secure_transport))
+    caps = greeting.capabilities(config.append_limit or greeting.DEFAULT_APPEND_LIMIT,
+                                 greeting.login_capabilities(config.secure_transport))
     os.write(1, greeting.greeting(None, caps))
 
     from imapsession.observe import log as observe_log
@@ -120,6 +121,7 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
     from imapsession.auth.privileges import PrivilegeError
     from imapsession.commands.results import no
     from imapsession.observe import guard
+    from imapsession.protocol.limits import configured, pre_login
     from imapsession.session import Session
 
     log = logging.getLogger("imapsession.login")
@@ -131,7 +133,8 @@ def _child(config: login_options.LoginConfig, request_w: int, verdict_r: int) ->
         return 1
     _test_hook()
     guard.point("CHILD")
-    session = Session(None, None)
+    # the unauthenticated parser gets imap-login's small limits (protocol/limits.py)
+    session = Session(None, None, limits=pre_login(configured(config.append_limit).max_append))
     session.login_secure = config.secure_transport
     deadline = time.monotonic() + config.login_timeout
     attempts = 0
@@ -258,6 +261,7 @@ def _become_user(config, remote, account, login, leftover: bytes,
     from imapsession.config import MailLocation, MailLocationError
     from imapsession.observe import guard
     from imapsession.observe import log as observe_log
+    from imapsession.protocol.limits import configured
     from imapsession.session import Session
     from imapsession.storage import open_store
     from imapsession.storage.base import StorageError
@@ -295,7 +299,8 @@ def _become_user(config, remote, account, login, leftover: bytes,
         rawlog_timestamps=False, config={"mode": "login", "mail": config.mail,
                                          "secure_transport": config.secure_transport})
     try:
-        session = Session(None, None)
+        session = Session(None, None,
+                          limits=configured(config.append_limit, config.discard_limit))
         session.login_secure = config.secure_transport
         debugging.attach(session)
         testhook.run(hook, mail_root=location.path)

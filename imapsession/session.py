@@ -34,8 +34,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-import attrs
-
 from imapsession import greeting
 from imapsession.commands.results import CommandError, Done, no
 from imapsession.commands.table import (
@@ -52,6 +50,7 @@ from imapsession.observe.transcript import Transcript
 from imapsession.protocol import framing
 from imapsession.protocol.command import Command
 from imapsession.protocol.grammar import ParseError, parse_command, tag_of
+from imapsession.protocol.limits import Limits
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -63,14 +62,7 @@ log = logging.getLogger("imapsession")
 
 MAX_BAD_IN_A_ROW = 20
 FLUSH_AT = 256 * 1024
-
-
-@attrs.frozen
-class Limits:
-    max_line: int = 64 * 1024
-    max_literal: int = 64 * 1024
-    max_append: int = 100 * 1024 * 1024
-    max_discard: int = 1024 * 1024  # refused non-sync literals up to this are read and dropped
+DEFAULT_LIMITS = Limits()  # protocol/limits.py; tests import Limits from here too
 
 
 def _handler_module(entry: CommandEntry) -> ModuleType:
@@ -87,7 +79,7 @@ class Session:
         self,
         store: MailStore | None,
         user: str | None,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         capabilities_extra: tuple[str, ...] = (),
         clock: Callable[[], float] = time.time,
         table: Mapping[str, CommandEntry] = COMMANDS,
@@ -99,7 +91,8 @@ class Session:
         self.table = table  # command -> states, handler module (commands/table.py)
         self.state = State.AUTHENTICATED if store is not None else State.NOT_AUTHENTICATED
         self.view: MailboxView | None = None
-        self.framer = framing.Framer(self._literal_policy, limits.max_line)
+        self.framer = framing.Framer(self._literal_policy, limits.max_line, limits.max_command,
+                                     limits.max_literals, limits.max_discard)
         self.output: list[bytes] = []
         self._output_size = 0
         # the driver's writer: with it, a long answer (FETCH 1:* BODY[]) streams out
@@ -228,13 +221,11 @@ class Session:
         name = words[1].upper() if len(words) > 1 else b""
         if name == b"UID" and len(words) > 2:
             name = words[2].upper()
+        # a refused non-sync literal is discarded by the framer (up to max_discard)
         if name == b"APPEND" and self.state in AUTH:
             if request.size > self.limits.max_append:
-                if request.synchronising:
-                    return framing.Refuse(
-                        f"{tag} NO [TOOBIG] Message is larger than APPENDLIMIT\r\n".encode())
-                return framing.Refuse(b"* BYE [TOOBIG] Message is larger than APPENDLIMIT\r\n",
-                                      fatal=True)
+                return framing.Refuse(
+                    f"{tag} NO [TOOBIG] Message is larger than APPENDLIMIT\r\n".encode())
             if request.size > self.limits.max_literal:
                 from imapsession.commands.append_spool import new_append_spool
 
@@ -242,12 +233,7 @@ class Session:
                 return framing.Accept(new_append_spool(self.store, request.head))
             return framing.Accept()
         if request.size > self.limits.max_literal:
-            text = f"{tag} BAD [TOOBIG] Literal too large\r\n".encode()
-            if request.synchronising:
-                return framing.Refuse(text)
-            if request.size > self.limits.max_discard:
-                return framing.Refuse(b"* BYE [TOOBIG] Literal too large\r\n", fatal=True)
-            return framing.Refuse(text)
+            return framing.Refuse(f"{tag} BAD [TOOBIG] Literal too large\r\n".encode())
         return framing.Accept()
 
     # --- running commands ----------------------------------------------------------------

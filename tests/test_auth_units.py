@@ -136,6 +136,24 @@ def test_options_and_config_file(tmp_path):
         options.parse(["--config", str(conf)])
 
 
+def test_limit_options_reach_both_modes_and_must_be_octets():
+    from imapsession.protocol.limits import DISCARD_FACTOR, configured, pre_login
+
+    rest, login_args = options.split_args(["--login", "--append-limit", "1000",
+                                           "--discard-limit=9000"])
+    assert rest == ["--login", "--append-limit", "1000", "--discard-limit=9000"]
+    config = options.parse(login_args)
+    assert (config.append_limit, config.discard_limit) == (1000, 9000)
+    with pytest.raises(options.OptionError):
+        options.parse(["--append-limit", "-5"])
+    assert configured(1000).max_discard == DISCARD_FACTOR * 1000
+    assert configured(1000, 9000).max_discard == 9000
+    assert configured().max_append == configured(0, 0).max_append == 100 * 1024 * 1024
+    before = pre_login(1000)
+    assert before.max_append == 1000  # advertised only: APPEND needs a login
+    assert before.max_line <= 8192 and before.max_discard < configured().max_discard
+
+
 def test_mail_template_variables():
     assert expand_template("maildir:%h/Maildir", "bob@example.org", "/home/bob") == (
         "maildir:/home/bob/Maildir")

@@ -38,3 +38,13 @@ def test_replay_catches_a_broken_response(tmp_path, monkeypatch):
                             tmp_path)
     with pytest.raises(AssertionError, match="RFC 3501 syntax"):
         replay(path)
+
+
+def test_too_many_literals_case_is_answered_and_the_session_goes_on(tmp_path):
+    """Issue 13: the reproducer's 8019 literals get BAD [LIMIT], not BYE; the next command runs."""
+    from fuzz.runner import strip
+    from transcript import Client
+
+    client = Client(tmp_path / "Maildir")
+    answer = client.lines(strip(CORPUS / "framing-too-many-literals.imap") + b"n NOOP\r\n")
+    assert answer == ["m BAD [LIMIT] Too many literals in one command", "n OK NOOP completed."]

@@ -246,3 +246,35 @@ def test_user_name_cannot_forge_a_log_line(world):
     failregex = re.search(r"failregex = (.*)", readme).group(1).rstrip()
     pattern = re.compile(failregex.replace("<HOST>", r"(?P<host>[^>\s]+)"))
     assert pattern.match(failed[0]).group("host") == "127.0.0.1"
+
+
+# --- hostile input before login: imap-login's small limits (protocol/limits.pre_login) ---
+
+def test_pre_login_literal_over_its_limit_is_discarded_and_answered(world):
+    proc, wire = spawn(world.argv())
+    wire.line()
+    wire.send(b"a LOGIN {9000+}\r\n" + b"b LOGOUT\r\n" * 900 + b" pw\r\n")
+    assert wire.until_tagged(b"a") == [b"a BAD [TOOBIG] Literal too large\r\n"]
+    wire.send(b"c LOGIN {9000}\r\n")  # synchronising: refused before the continuation
+    assert wire.until_tagged(b"c") == [b"c BAD [TOOBIG] Literal too large\r\n"]
+    assert wire.command(b"d", b"NOOP") == [b"d OK NOOP completed.\r\n"]
+    wire.send(b"e LOGOUT\r\n")
+    finish(proc, wire)
+
+
+def test_pre_login_literal_past_its_discard_cap_ends_the_session_at_once(world):
+    proc, wire = spawn(world.argv())
+    wire.line()
+    wire.send(b"a LOGIN {70000+}\r\n")
+    assert wire.line() == b"* BYE [TOOBIG] Literal too large\r\n"
+    finish(proc, wire)
+
+
+def test_pre_login_too_many_literals_are_answered_bad_limit(world):
+    proc, wire = spawn(world.argv())
+    wire.line()
+    wire.send(b"a ID (" + b"{1+}\r\nx " * 40 + b")\r\n")
+    assert wire.until_tagged(b"a") == [b"a BAD [LIMIT] Too many literals in one command\r\n"]
+    assert wire.command(b"d", b"NOOP") == [b"d OK NOOP completed.\r\n"]
+    wire.send(b"e LOGOUT\r\n")
+    finish(proc, wire)

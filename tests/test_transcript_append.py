@@ -205,10 +205,17 @@ def test_append_over_appendlimit_synchronising_refused_before_continuation(tmp_p
     assert c.lines(b"q" * 1000 + b"\r\n")[-1].startswith("c OK [APPENDUID ")
 
 
-def test_append_over_appendlimit_non_synchronising_ends_the_session(tmp_path):
+def test_append_over_appendlimit_non_synchronising_is_discarded_and_answered(tmp_path):
     c = Client(tmp_path / "M", limits=Limits(max_append=1000))
-    assert c.lines(b"a APPEND INBOX {1001+}\r\n" + b"q" * 1001 + b"\r\n") == [
-        "* BYE [TOOBIG] Message is larger than APPENDLIMIT"]
+    assert c.lines(b"a APPEND INBOX {1001+}\r\n" + b"q" * 1001 + b"\r\nb NOOP\r\n") == [
+        "a NO [TOOBIG] Message is larger than APPENDLIMIT", "b OK NOOP completed."]
+    assert not c.finished
+    assert files(c.root) == [] and tmp_files(c.root) == []
+
+
+def test_append_past_the_discard_cap_ends_the_session_without_waiting(tmp_path):
+    c = Client(tmp_path / "M", limits=Limits(max_append=1000))  # cap: 4 x APPENDLIMIT
+    assert c.lines(b"a APPEND INBOX {4001+}\r\n") == ["* BYE [TOOBIG] Literal too large"]
     assert c.finished
     assert files(c.root) == []
 

@@ -19,7 +19,8 @@ def c(tmp_path):
 def small(tmp_path):
     """Small limits so that tests can cross them cheaply."""
     return Client(tmp_path / "Small",
-                  limits=Limits(max_line=1000, max_literal=100, max_discard=1000))
+                  limits=Limits(max_line=1000, max_literal=100, max_command=300,
+                                max_literals=10, max_discard=3000))
 
 
 def test_pipelining_several_commands_in_one_receive(c):
@@ -124,6 +125,71 @@ def test_non_sync_literal_far_over_the_limit_ends_the_session(small):
     assert small.finished
 
 
+def test_non_sync_literal_of_megabytes_is_discarded_and_the_session_goes_on(c):
+    """RFC 7888 section 4: read and drop a too-large LITERAL+, answer, go on."""
+    size = 3 * 1024 * 1024
+    assert c.lines(b'a LIST "" {%d+}\r\n' % size) == []
+    chunk = b"x LOGOUT\r\n" * 6000
+    sent = 0
+    while sent < size:
+        part = chunk[:size - sent]
+        assert c.lines(part) == []
+        sent += len(part)
+    assert c.lines(b"\r\nb NOOP\r\n") == ["a BAD [TOOBIG] Literal too large",
+                                           "b OK NOOP completed."]
+    assert not c.finished
+
+
+def test_declared_literal_past_the_discard_cap_is_not_waited_for(c):
+    assert c.lines(b'a LIST "" {4294967295+}\r\n') == ["* BYE [TOOBIG] Literal too large"]
+    assert c.finished
+
+
+def test_synchronising_literal_past_any_limit_is_refused_before_continuation(c):
+    assert c.lines(b'a LIST "" {4294967295}\r\n') == ["a BAD [TOOBIG] Literal too large"]
+    assert c.cmd("b NOOP") == ["b OK NOOP completed."]
+
+
+@pytest.mark.parametrize("count", [1001, 100_000])
+def test_too_many_literals_are_discarded_and_answered_bad_limit(c, count):
+    """CVE-2024-34055 class: no state per literal past the limit, and the session goes on."""
+    data = b"m LOGIN " + b"{1+}\r\nx " * count + b"x\r\nb NOOP\r\n"
+    assert c.lines(data) == ["m BAD [LIMIT] Too many literals in one command",
+                             "b OK NOOP completed."]
+    assert not c.finished
+
+
+def test_too_many_literals_then_a_synchronising_one_is_refused_without_continuation(c):
+    data = b"m LOGIN " + b"{1+}\r\nx " * 1000 + b"{1}\r\n"
+    assert c.lines(data) == ["m BAD [LIMIT] Too many literals in one command"]
+    assert c.cmd("b NOOP") == ["b OK NOOP completed."]
+
+
+def test_too_many_literals_past_the_discard_cap_end_the_session(small):
+    answer = small.lines(b"m LOGIN " + b"{1+}\r\nx " * 500 + b"x\r\n")
+    assert answer == ["* BYE [LIMIT] Too much input to discard"]
+    assert small.finished
+
+
+def test_command_over_its_memory_limit_is_discarded_and_answered(small):
+    literal = b"y" * 100
+    data = b"a LOGIN " + (b"{100+}\r\n" + literal + b" ") * 4 + b"x\r\nb NOOP\r\n"
+    assert small.lines(data) == ["a BAD [LIMIT] Command is too large", "b OK NOOP completed."]
+
+
+def test_over_long_line_with_a_literal_past_the_cap_ends_the_session(small):
+    assert small.lines(b"a " + b"x" * 1200 + b" {5000+}\r\n") == [
+        "* BYE [TOOBIG] Literal too large"]
+    assert small.finished
+
+
+def test_endless_line_past_the_discard_cap_ends_the_session(small):
+    assert small.lines(b"a " + b"x" * 1500) == []
+    assert small.lines(b"x" * 1400) == []
+    assert small.lines(b"x" * 900) == ["* BYE [LIMIT] Too much input to discard"]
+    assert small.finished
+
+
 def test_over_long_line_is_bad_and_the_session_continues(small):
     run(small, f"""
         C: a {"x" * 2000}
@@ -143,6 +209,15 @@ def test_over_long_line_split_across_receives(small):
 def test_over_long_line_ending_in_a_non_sync_literal_discards_it(small):
     literal = b"c LOGOUT\r\n"
     data = b"a " + b"x" * 1200 + b" {%d+}\r\n" % len(literal) + literal + b"\r\nb NOOP\r\n"
+    assert small.lines(data) == [
+        "a BAD Error in IMAP command: Too long command line", "b OK NOOP completed."]
+    assert not small.finished
+
+
+def test_over_long_line_with_a_literal_discards_the_rest_of_the_command(small):
+    literal = b"c LOGOUT\r\n"
+    data = (b"a " + b"x" * 1200 + b" {%d+}\r\n" % len(literal) + literal
+            + b" d LOGOUT\r\nb NOOP\r\n")
     assert small.lines(data) == [
         "a BAD Error in IMAP command: Too long command line", "b OK NOOP completed."]
     assert not small.finished

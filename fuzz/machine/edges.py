@@ -9,6 +9,7 @@ from fuzz.harness import Sent
 from fuzz.machine.base import NAMES, SIDS, Action, MachineBase
 from fuzz.machine.checks import check_any_status, check_status, fail
 
+DISCARD_CAP = 4 * 100 * 1024 * 1024  # protocol/limits.py: 4 x the default APPENDLIMIT
 SAFE_VERBS = (b"SEARCH", b"LOGIN", b"STATUS", b"FETCH 1 BODY.PEEK[HEADER.FIELDS", b"ID (",
               b"UID SEARCH TEXT", b"LSUB \"\"", b"ENABLE")
 
@@ -66,6 +67,12 @@ class EdgeRules(MachineBase):
         results = self.h.exchange(sid, chunk + tag.encode() + b" NOOP\r\n",
                                   [Sent(tag, "NOOP")], broken=True)
         if not self.h.alive(sid):
+            byes = [r.raw.lower() for _s, untagged, _t in results for r in untagged
+                    if r.name == "BYE"]
+            if chunk.startswith(b"m LOGIN ") and any(b"literal" in raw or b"discard" in raw
+                                                     for raw in byes):
+                # RFC 7888 section 4: the rest is discarded and answered BAD [LIMIT]
+                raise fail(f"too many literals in one command ended the session: {byes}")
             self._ended(sid)
             return
         for sent, _untagged, tagged in results:
@@ -147,8 +154,8 @@ def session_garbage(draw) -> bytes:
         size = int(match)
         if not plus and size > 64 * 1024:
             return head  # refused before "+": the client sends nothing more
-        if plus and size > 1024 * 1024:
-            return head  # * BYE [TOOBIG]
+        if plus and size > DISCARD_CAP:
+            return head  # * BYE [TOOBIG], not waited for; a smaller one is discarded
         return head + b"y" * size + b"\r\n"
     if kind == "nesting":
         depth = draw(st.sampled_from([99, 100, 101, 500, 2000]))
@@ -156,8 +163,8 @@ def session_garbage(draw) -> bytes:
         if draw(st.booleans()):
             return b"n SEARCH " + b"NOT " * depth + b"ALL\r\n"
         return b"n " + verb + b"(" * depth + b"ALL" + b")" * depth + b"\r\n"
-    if kind == "many_literals":
-        count = draw(st.sampled_from([2, 50, 1001]))
+    if kind == "many_literals":  # past 1000: BAD [LIMIT], the rest discarded, the session goes on
+        count = draw(st.sampled_from([2, 50, 1001, 5000]))
         return b"m LOGIN " + b"{1+}\r\nx " * count + b"x\r\n"
     if kind == "long_line":
         size = draw(st.sampled_from([65530, 65536, 70000]))

@@ -21,12 +21,15 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "--login-timeout": ("login_timeout", "float"),
     "--autologout": ("autologout", "float"),
     "--auth-delay": ("auth_delay", "float"),
+    "--append-limit": ("append_limit", "octets"),
+    "--discard-limit": ("discard_limit", "octets"),
     "--config": ("config", "str"),
     "--no-sandbox": ("no_sandbox", "flag"),
 }
 
 
-SHARED = frozenset({"--autologout", "--no-sandbox"})  # options the preauth command line reads too
+# options the preauth command line reads too
+SHARED = frozenset({"--autologout", "--no-sandbox", "--append-limit", "--discard-limit"})
 
 
 class OptionError(ValueError):
@@ -45,6 +48,8 @@ class LoginConfig(NamedTuple):
     login_timeout: float = 60.0  # seconds from greeting to a successful login
     autologout: float = 30 * 60.0  # idle seconds after login before "* BYE Autologout"
     auth_delay: float = 2.0  # first failure's delay; doubles with each further failure
+    append_limit: int = 0  # APPENDLIMIT after login; 0: the default (protocol/limits.py)
+    discard_limit: int = 0  # refused input dropped per command after login; 0: 4 x APPENDLIMIT
     config: str | None = None
     no_sandbox: bool = False  # True: no Landlock after the drop to the user (docs/SANDBOX.md)
 
@@ -83,6 +88,10 @@ def _convert(field: str, kind: str, text: str) -> object:
             return int(text)
         except ValueError:
             raise OptionError(f"{field}: expected a number, not {text!r}") from None
+    if kind == "octets":
+        if not text.isdigit():
+            raise OptionError(f"{field}: expected a number of octets, not {text!r}")
+        return int(text)
     if kind == "float":
         try:
             value = float(text)
