@@ -71,6 +71,10 @@ class MessageGone(StorageError):
     code = "EXPUNGEISSUED"
 
 
+# COPY/MOVE naming a message that is gone copy nothing and say this, as Dovecot does
+GONE_TEXT = "Some of the requested messages no longer exist."
+
+
 class LimitExceeded(StorageError):
     """E.g. more keywords than the Maildir letter map can hold."""
 

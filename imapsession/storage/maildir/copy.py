@@ -12,7 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 
-from imapsession.storage.base import SYSTEM_FLAGS, CopyResult
+from imapsession.storage.base import GONE_TEXT, SYSTEM_FLAGS, CopyResult, MessageGone
 from imapsession.storage.changes import write_tombstone
 from imapsession.storage.flags import flags_from_text, flags_to_text
 from imapsession.storage.maildir.filenames import size_stem, vsize_from_base
@@ -50,66 +50,89 @@ def copy_messages(
     db: sqlite3.Connection, folder: Folder, uids: Iterable[int], target: str, *, readonly: bool
 ) -> CopyResult:
     """Copy into ``target`` (with flags, keywords, size and date); ``readonly``: the source's
-    session may not move new/ to cur/."""
+    session may not move new/ to cur/.
+
+    All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): a UID whose row or file is gone
+    raises ``MessageGone`` before the target changes; the caller's transaction then
+    rolls the rows back, and links already made are unlinked here.
+    """
     store = folder.store
     dest = store.existing_folder(target)
     src_row = folder.ensure(db, move_new=not readonly)
     dest_row = dest.ensure(db, move_new=False)
-    rows = []
-    for uid in sorted(set(uids)):
-        msg = db.execute(
-            "SELECT base, filename, flags, size, internal_date FROM message"
-            " WHERE mailbox_id = ? AND uid = ?",
-            (src_row[0], uid),
-        ).fetchone()
-        if msg is not None:
-            rows.append((uid, *msg))
+    rows = _source_rows(db, folder, src_row[0], uids)
     keywords = {f for r in rows for f in flags_from_text(r[3]) if f not in SYSTEM_FLAGS}
     dest.keywords.ensure(sorted(keywords))
     dest_id, uidnext, modseq = dest_row[0], dest_row[2], dest_row[3] + 1
-    source_uids, target_uids = [], []
-    for uid, base, filename, flag_text, size, date in rows:
-        src = os.path.join(folder.path, filename)
-        if not os.path.exists(src):
-            found = folder.locate(base)
-            if found is None:
-                continue
-            src = os.path.join(folder.path, found)
-        flags = frozenset(dest.keywords.spelling(f) for f in flags_from_text(flag_text))
-        letters = dest.keywords.letters(flags)
-        vsize = size if size is not None else vsize_from_base(base)
-        try:
-            stem = size_stem(os.stat(src).st_size, vsize)
-            try:
-                new_name = link_unique(src, dest.path, "cur", stem, letters)
-            except OSError as exc:
-                if exc.errno not in NO_LINK:
-                    raise
-                new_name = copy_file(src, dest.path, stem, letters)
-        except FileNotFoundError:
-            continue
-        if date is None:
-            date = os.stat(os.path.join(dest.path, new_name)).st_mtime_ns
-        db.execute(
-            "INSERT INTO message (mailbox_id, uid, base, filename, flags, modseq, size,"
-            " internal_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                dest_id,
-                uidnext,
-                new_name.split("/", 1)[1].partition(":")[0],
-                new_name,
-                flags_to_text(flags),
-                modseq,
-                vsize,
-                date,
-            ),
-        )
-        source_uids.append(uid)
-        target_uids.append(uidnext)
-        uidnext += 1
+    source_uids, target_uids, made = [], [], []
+    try:
+        for uid, src, base, flag_text, size, date in rows:
+            flags = frozenset(dest.keywords.spelling(f) for f in flags_from_text(flag_text))
+            vsize = size if size is not None else vsize_from_base(base)
+            new_name = _link(src, dest.path, size_stem(os.stat(src).st_size, vsize),
+                             dest.keywords.letters(flags))
+            made.append(new_name)
+            if date is None:
+                date = os.stat(os.path.join(dest.path, new_name)).st_mtime_ns
+            db.execute(
+                "INSERT INTO message (mailbox_id, uid, base, filename, flags, modseq, size,"
+                " internal_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (dest_id, uidnext, new_name.split("/", 1)[1].partition(":")[0], new_name,
+                 flags_to_text(flags), modseq, vsize, date),
+            )
+            source_uids.append(uid)
+            target_uids.append(uidnext)
+            uidnext += 1
+    except BaseException as exc:
+        _unlink_all(dest.path, made)
+        if isinstance(exc, FileNotFoundError):  # a source unlinked by another program meanwhile
+            raise MessageGone(GONE_TEXT) from None
+        raise
     if target_uids:
         db.execute(
             "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
             (uidnext, modseq, dest_id),
         )
     return CopyResult(dest_row[1], tuple(source_uids), tuple(target_uids))
+
+
+def _source_rows(db: sqlite3.Connection, folder: Folder, box_id: int,
+                 uids: Iterable[int]) -> list[tuple]:
+    """(uid, path, base, flags, size, date) for every UID, or ``MessageGone`` for any gone."""
+    rows = []
+    for uid in sorted(set(uids)):
+        msg = db.execute(
+            "SELECT base, filename, flags, size, internal_date FROM message"
+            " WHERE mailbox_id = ? AND uid = ?",
+            (box_id, uid),
+        ).fetchone()
+        if msg is None:
+            raise MessageGone(GONE_TEXT)
+        base, filename = msg[0], msg[1]
+        src = os.path.join(folder.path, filename)
+        if not os.path.exists(src):
+            found = folder.locate(base)
+            if found is None:
+                raise MessageGone(GONE_TEXT)
+            src = os.path.join(folder.path, found)
+        rows.append((uid, src, base, *msg[2:]))
+    return rows
+
+
+def _link(src: str, dest: str, stem: str, letters: str | None) -> str:
+    """A hard link in ``dest``'s cur/, or a copy where the file system cannot link."""
+    try:
+        return link_unique(src, dest, "cur", stem, letters)
+    except OSError as exc:
+        if exc.errno not in NO_LINK:
+            raise
+        return copy_file(src, dest, stem, letters)
+
+
+def _unlink_all(folder: str, names: list[str]) -> None:
+    """Undo the links of a copy that failed part way."""
+    for name in names:
+        try:
+            os.unlink(os.path.join(folder, name))
+        except FileNotFoundError:
+            pass

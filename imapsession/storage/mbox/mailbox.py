@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import imapsession.storage.mbox.format as fmt
 from imapsession.storage.base import (
+    GONE_TEXT,
     SYSTEM_FLAGS,
     CopyResult,
     Mailbox,
@@ -282,6 +283,8 @@ class MboxMailbox(Mailbox):
         return self._copy(uids, target, move=True)
 
     def _copy(self, uids: Iterable[int], target: str, move: bool) -> CopyResult:
+        """All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): every source is read, inside the
+        write transaction, before the target is touched; one gone is ``MessageGone``."""
         dest = self._store.existing_folder(target)
         with self._store.index.write() as db:
             row = self._row()
@@ -290,8 +293,12 @@ class MboxMailbox(Mailbox):
                 got = db.execute("SELECT flags, internal_date FROM message WHERE mailbox_id = ?"
                                  " AND uid = ?", (row[ID], uid)).fetchone()
                 if got is None:
-                    continue
-                items.append((self.read_message(uid), flags_from_text(got[0]), got[1]))
+                    raise MessageGone(GONE_TEXT)
+                try:
+                    raw = self.read_message(uid)
+                except MessageGone:
+                    raise MessageGone(GONE_TEXT) from None
+                items.append((raw, flags_from_text(got[0]), got[1]))
                 sources.append(uid)
             if not items:
                 dest_row = dest.row()
