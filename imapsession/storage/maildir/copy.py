@@ -12,7 +12,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 
-from imapsession.storage.base import GONE_TEXT, SYSTEM_FLAGS, CopyResult, MessageGone
+from imapsession.storage.base import SYSTEM_FLAGS, CopyResult
 from imapsession.storage.changes import write_tombstone
 from imapsession.storage.flags import flags_from_text, flags_to_text
 from imapsession.storage.maildir.filenames import size_stem, vsize_from_base
@@ -48,30 +48,32 @@ def remove_messages(
 
 def copy_messages(
     db: sqlite3.Connection, folder: Folder, uids: Iterable[int], target: str, *, readonly: bool
-) -> CopyResult:
+) -> CopyResult | None:
     """Copy into ``target`` (with flags, keywords, size and date); ``readonly``: the source's
     session may not move new/ to cur/.
 
-    All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): a UID whose row or file is gone
-    raises ``MessageGone`` before the target changes; the caller's transaction then
-    rolls the rows back, and links already made are unlinked here.
+    All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): ``None`` when a UID's row or file is
+    gone, with the target as it was (links already made are unlinked, no row written).
+    Returned, not raised: the caller's transaction must still commit what the scans
+    (``ensure``) changed, or the index would disagree with files they renamed.
     """
     store = folder.store
     dest = store.existing_folder(target)
     src_row = folder.ensure(db, move_new=not readonly)
     dest_row = dest.ensure(db, move_new=False)
     rows = _source_rows(db, folder, src_row[0], uids)
+    if rows is None:
+        return None
     keywords = {f for r in rows for f in flags_from_text(r[3]) if f not in SYSTEM_FLAGS}
     dest.keywords.ensure(sorted(keywords))
+    made = _link_all(dest, rows)
+    if made is None:
+        return None
     dest_id, uidnext, modseq = dest_row[0], dest_row[2], dest_row[3] + 1
-    source_uids, target_uids, made = [], [], []
+    source_uids, target_uids = [], []
     try:
-        for uid, src, base, flag_text, size, date in rows:
-            flags = frozenset(dest.keywords.spelling(f) for f in flags_from_text(flag_text))
-            vsize = size if size is not None else vsize_from_base(base)
-            new_name = _link(src, dest.path, size_stem(os.stat(src).st_size, vsize),
-                             dest.keywords.letters(flags))
-            made.append(new_name)
+        for (uid, _src, _base, _flags, _size, date), (new_name, flags, vsize) in zip(
+                rows, made, strict=True):
             if date is None:
                 date = os.stat(os.path.join(dest.path, new_name)).st_mtime_ns
             db.execute(
@@ -83,10 +85,8 @@ def copy_messages(
             source_uids.append(uid)
             target_uids.append(uidnext)
             uidnext += 1
-    except BaseException as exc:
-        _unlink_all(dest.path, made)
-        if isinstance(exc, FileNotFoundError):  # a source unlinked by another program meanwhile
-            raise MessageGone(GONE_TEXT) from None
+    except BaseException:
+        _unlink_all(dest.path, [m[0] for m in made])
         raise
     if target_uids:
         db.execute(
@@ -97,8 +97,8 @@ def copy_messages(
 
 
 def _source_rows(db: sqlite3.Connection, folder: Folder, box_id: int,
-                 uids: Iterable[int]) -> list[tuple]:
-    """(uid, path, base, flags, size, date) for every UID, or ``MessageGone`` for any gone."""
+                 uids: Iterable[int]) -> list[tuple] | None:
+    """(uid, path, base, flags, size, date) for every UID, or ``None`` if any is gone."""
     rows = []
     for uid in sorted(set(uids)):
         msg = db.execute(
@@ -107,16 +107,35 @@ def _source_rows(db: sqlite3.Connection, folder: Folder, box_id: int,
             (box_id, uid),
         ).fetchone()
         if msg is None:
-            raise MessageGone(GONE_TEXT)
+            return None
         base, filename = msg[0], msg[1]
         src = os.path.join(folder.path, filename)
         if not os.path.exists(src):
             found = folder.locate(base)
             if found is None:
-                raise MessageGone(GONE_TEXT)
+                return None
             src = os.path.join(folder.path, found)
         rows.append((uid, src, base, *msg[2:]))
     return rows
+
+
+def _link_all(dest: Folder, rows: list[tuple]) -> list[tuple] | None:
+    """(new name, flags, vsize) per row, linked into ``dest``; ``None`` (and nothing left
+    behind) when a source was unlinked by another program after the check."""
+    made: list[tuple] = []
+    try:
+        for _uid, src, base, flag_text, size, _date in rows:
+            flags = frozenset(dest.keywords.spelling(f) for f in flags_from_text(flag_text))
+            vsize = size if size is not None else vsize_from_base(base)
+            new_name = _link(src, dest.path, size_stem(os.stat(src).st_size, vsize),
+                             dest.keywords.letters(flags))
+            made.append((new_name, flags, vsize))
+    except BaseException as exc:
+        _unlink_all(dest.path, [m[0] for m in made])
+        if isinstance(exc, FileNotFoundError):
+            return None
+        raise
+    return made
 
 
 def _link(src: str, dest: str, stem: str, letters: str | None) -> str:
