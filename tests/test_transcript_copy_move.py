@@ -168,3 +168,83 @@ def test_expunge_then_close_then_reselect(c):
     assert c.cmd("d CLOSE") == ["d OK Close completed."]
     assert "* 2 EXISTS" in c.ok("e SELECT INBOX")
     assert c.cmd("f UID SEARCH ALL") == ["* SEARCH 3 4", "f OK Search completed."]
+
+
+# --- a requested message is gone: NO [EXPUNGEISSUED], nothing copied or moved --------
+# (RFC 2180 4.4, RFC 3501 6.4.7; Dovecot 2.3 answers these exact lines, side by side
+# in tests/test_two_processes.py)
+
+GONE = "NO [EXPUNGEISSUED] Some of the requested messages no longer exist."
+VERBS = ["COPY", "UID COPY", "MOVE", "UID MOVE"]
+
+
+@pytest.fixture
+def gone_pair(c):
+    """``c`` selected on INBOX (four messages); another session expunged message 2."""
+    other = Client(c.root)
+    other.ok("s SELECT INBOX")
+    other.ok("x STORE 2 +FLAGS.SILENT (\\Deleted)")
+    other.ok("y EXPUNGE")
+    return c, other
+
+
+def _unchanged(c: Client, other: Client) -> None:
+    assert other.cmd("m STATUS Dest (MESSAGES)")[0] == "* STATUS Dest (MESSAGES 0)"
+    assert other.cmd("n STATUS INBOX (MESSAGES)")[0] == "* STATUS INBOX (MESSAGES 3)"
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_copy_move_naming_a_message_the_session_knows_is_gone(gone_pair, verb):
+    c, other = gone_pair
+    c.ok("f FETCH 1:4 FLAGS")  # c learns of the expunge; FETCH may not announce it
+    run(c, f"""
+        C: t {verb} 1:2 Dest
+        S: * 2 EXPUNGE
+        S: t {GONE}
+    """)
+    _unchanged(c, other)
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_copy_move_naming_a_message_expunged_since_the_last_sync(gone_pair, verb):
+    c, other = gone_pair
+    run(c, f"""
+        C: t {verb} 1:2 Dest
+        S: * 2 EXPUNGE
+        S: t {GONE}
+    """)
+    _unchanged(c, other)
+
+
+@pytest.mark.parametrize("verb", ["COPY", "MOVE"])
+def test_copy_move_of_only_a_gone_message(gone_pair, verb):
+    c, other = gone_pair
+    run(c, f"""
+        C: t {verb} 2 Dest
+        S: * 2 EXPUNGE
+        S: t {GONE}
+        C: u UID {verb} 2 Dest
+        S: u OK No messages found.
+    """)
+    _unchanged(c, other)
+
+
+@pytest.mark.parametrize("verb", ["COPY", "MOVE"])
+def test_missing_target_is_reported_before_a_gone_message(gone_pair, verb):
+    c, other = gone_pair
+    run(c, f"""
+        C: t {verb} 1:2 nothere
+        S: * 2 EXPUNGE
+        S: t NO [TRYCREATE] Mailbox doesn't exist: nothere
+    """)
+
+
+@pytest.mark.parametrize("verb", ["UID COPY", "UID MOVE"])
+def test_uid_set_naming_uids_never_there_is_no_error(c, verb):
+    v = uidvalidity(c, "Dest")
+    run(c, f"""
+        C: t {verb} 7:9 Dest
+        S: t OK No messages found.
+    """)
+    answer = c.cmd(f"u {verb} 2,7 Dest")
+    assert f"[COPYUID {v} 2 1]" in "".join(answer) and answer[-1].startswith("u OK "), answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from fuzz.machine.base import Action, MachineBase
-from fuzz.machine.checks import check_complete, check_status, fail, uid_gone
+from fuzz.machine.checks import check_complete, check_status, fail
 from fuzz.model import new_msg
 
 
@@ -40,11 +40,17 @@ class CopyMoveRules(MachineBase):
                 check_status(tagged, "NO")
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
-            check_complete(tagged, len(live) == len(uids), hidden or uid_gone(by_uid, live, uids))
-            if not live:
-                return
+            # a UID set naming a UID gone elsewhere is NO too: the view still holds it
+            check_complete(tagged, len(live) == len(uids), hidden)
             codes = [tagged.code_data] if tagged.code == "COPYUID" else [
                 r.code_data for r in untagged if r.code == "COPYUID"]
+            if tagged.name == "NO":  # all or nothing (RFC 3501 6.4.7, RFC 2180 4.4)
+                if tagged.code != "EXPUNGEISSUED" or codes:
+                    raise fail(f"{verb} of a gone message must copy nothing and say"
+                               f" [EXPUNGEISSUED]: {tagged.raw!r}, COPYUID {codes}")
+                return
+            if not live:
+                return
             if len(codes) != 1:
                 raise fail(f"{verb} without one COPYUID: {tagged.raw!r}")
             validity, source, dest_uids = codes[0]

@@ -71,6 +71,10 @@ class MessageGone(StorageError):
     code = "EXPUNGEISSUED"
 
 
+# COPY/MOVE naming a message that is gone copy nothing and say this, as Dovecot does
+GONE_TEXT = "Some of the requested messages no longer exist."
+
+
 class LimitExceeded(StorageError):
     """E.g. more keywords than the Maildir letter map can hold."""
 
@@ -218,11 +222,16 @@ class Mailbox(abc.ABC):
 
     @abc.abstractmethod
     def copy_to(self, uids: Iterable[int], target: str) -> CopyResult:
-        """Copy messages (with flags, keywords and internal date) into another mailbox."""
+        """Copy messages (with flags, keywords and internal date) into another mailbox.
+
+        All or nothing: a UID that is gone (expunged, or its file removed) raises
+        ``MessageGone`` and the target is left as it was (RFC 3501 6.4.7, RFC 2180 4.4).
+        """
 
     @abc.abstractmethod
     def move_to(self, uids: Iterable[int], target: str) -> CopyResult:
-        """Copy, then expunge the sources regardless of ``\\Deleted`` (RFC 6851)."""
+        """Copy, then expunge the sources regardless of ``\\Deleted`` (RFC 6851); all or
+        nothing as ``copy_to``, the sources untouched when it raises."""
 
     @abc.abstractmethod
     def close(self) -> None:

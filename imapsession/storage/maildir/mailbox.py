@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from imapsession.storage.base import (
+    GONE_TEXT,
     SYSTEM_FLAGS,
     CopyResult,
     Mailbox,
@@ -281,16 +282,25 @@ class MaildirMailbox(Mailbox):
 
     def copy_to(self, uids: Iterable[int], target: str) -> CopyResult:
         with self._store.index.write() as db:
-            return copy_messages(db, self._folder, uids, target, readonly=self.readonly)
+            result = copy_messages(db, self._folder, uids, target, readonly=self.readonly)
+        return _or_gone(result)
 
     def move_to(self, uids: Iterable[int], target: str) -> CopyResult:
         self._writable()
         with self._store.index.write() as db:
             result = copy_messages(db, self._folder, uids, target, readonly=self.readonly)
-            row = self._folder.row()
-            assert row is not None
-            remove_messages(db, self._folder, row, list(result.source_uids))
-        return result
+            if result is not None:
+                row = self._folder.row()
+                assert row is not None
+                remove_messages(db, self._folder, row, list(result.source_uids))
+        return _or_gone(result)
 
     def close(self) -> None:
         self._flush_cache()
+
+
+def _or_gone(result: CopyResult | None) -> CopyResult:
+    """A copy that found a requested message gone, raised once its transaction committed."""
+    if result is None:
+        raise MessageGone(GONE_TEXT)
+    return result

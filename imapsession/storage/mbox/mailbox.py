@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import imapsession.storage.mbox.format as fmt
 from imapsession.storage.base import (
+    GONE_TEXT,
     SYSTEM_FLAGS,
     CopyResult,
     Mailbox,
@@ -282,29 +283,49 @@ class MboxMailbox(Mailbox):
         return self._copy(uids, target, move=True)
 
     def _copy(self, uids: Iterable[int], target: str, move: bool) -> CopyResult:
+        """All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): every source is read, inside the
+        write transaction, before the target is touched; one gone copies none. The
+        ``MessageGone`` is raised after the transaction commits what following a rewrite
+        changed, so the index keeps agreeing with the file."""
         dest = self._store.existing_folder(target)
         with self._store.index.write() as db:
             row = self._row()
-            items, sources = [], []
-            for uid in sorted(set(uids)):
-                got = db.execute("SELECT flags, internal_date FROM message WHERE mailbox_id = ?"
-                                 " AND uid = ?", (row[ID], uid)).fetchone()
-                if got is None:
-                    continue
-                items.append((self.read_message(uid), flags_from_text(got[0]), got[1]))
-                sources.append(uid)
-            if not items:
+            items, sources = self._sources(db, row, uids)
+            if items is None:
+                result = None
+            elif not items:
                 dest_row = dest.row()
                 if dest_row is None:
                     with dest.open(write=False) as fd:
                         dest_row = dest.refresh(db, fd)
-                return CopyResult(dest_row[UIDVALIDITY], (), ())
-            uidvalidity, new_uids = append_messages(dest, db, items)
-            if move:
-                with self._folder.open(write=True) as fd:
-                    row = self._folder.refresh(db, fd)
-                    self._remove(db, fd, row, sources)
-        return CopyResult(uidvalidity, tuple(sources), tuple(new_uids))
+                result = CopyResult(dest_row[UIDVALIDITY], (), ())
+            else:
+                uidvalidity, new_uids = append_messages(dest, db, items)
+                if move:
+                    with self._folder.open(write=True) as fd:
+                        row = self._folder.refresh(db, fd)
+                        self._remove(db, fd, row, sources)
+                result = CopyResult(uidvalidity, tuple(sources), tuple(new_uids))
+        if result is None:
+            raise MessageGone(GONE_TEXT)
+        return result
+
+    def _sources(self, db: sqlite3.Connection, row: tuple,
+                 uids: Iterable[int]) -> tuple[list | None, list[int]]:
+        """(message, flags, date) per UID read from the file, or ``None`` if any is gone."""
+        items, sources = [], []
+        for uid in sorted(set(uids)):
+            got = db.execute("SELECT flags, internal_date FROM message WHERE mailbox_id = ?"
+                             " AND uid = ?", (row[ID], uid)).fetchone()
+            if got is None:
+                return None, []
+            try:
+                raw = self.read_message(uid)
+            except MessageGone:
+                return None, []
+            items.append((raw, flags_from_text(got[0]), got[1]))
+            sources.append(uid)
+        return items, sources
 
     def close(self) -> None:
         self._flush_cache()
