@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
+
+import pytest
 
 from imapproc import make_home, spawn_ours
 from imapsession.storage.maildir import open_maildir
@@ -97,8 +100,15 @@ def _files_view(maildir: str) -> dict[str, frozenset[str]]:
     return out
 
 
-def test_eight_processes_agree(tmp_path):
+@pytest.fixture
+def shared_home():
     top, home, maildir = make_home(None)
+    yield maildir
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def test_eight_processes_agree(shared_home):
+    maildir = shared_home
     os.makedirs(os.path.join(maildir, ".Other", "cur"))
     os.makedirs(os.path.join(maildir, ".Other", "new"))
     os.makedirs(os.path.join(maildir, ".Other", "tmp"))

@@ -5,6 +5,7 @@ and RFC 2180 make hard (issue "The core", item 8). Each test is one named interl
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
@@ -26,6 +27,7 @@ def pair():
     yield a, b
     a.close()
     b.close()
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def _text(responses: list[bytes]) -> bytes:
