@@ -17,7 +17,7 @@ kill with the one before, and names what is wrong, one category at most once:
 Old and new, per operation: APPEND adds message ``new1`` with ``(\\Seen NewKw)``
 or nothing; COPY copies INBOX 1:5 to Other (each copy with its source's flags);
 MOVE moves INBOX 1:3 to Other; EXPUNGE removes the ``\\Deleted`` ones (2 and 4);
-STORE adds ``(\\Flagged NewKw)`` to INBOX 1:5; RENAME renames Other to Renamed.
+STORE adds ``(\\Flagged NewKw)`` to INBOX 2:5; RENAME renames Other to Renamed.
 Everything else must be exactly as before.
 """
 
@@ -32,13 +32,14 @@ APPEND_FLAGS = frozenset({"\\Seen", "NewKw"})
 STORE_ADDS = frozenset({"\\Flagged", "NewKw"})
 COPIED = range(1, 6)  # INBOX UIDs COPY copies
 MOVED = range(1, 4)  # INBOX UIDs MOVE moves
+STORED = range(2, 6)  # INBOX UIDs STORE changes (not 1: its block holds X-IMAPbase)
 EXPUNGED = {2, 4}  # INBOX UIDs flagged \Deleted in the world
 
 
 def _same(found: set[str], before: Box, after: Box | None, *, may_go: set[int] = frozenset(),
-          new_flags: frozenset[str] = frozenset()) -> None:
+          new_flags: frozenset[str] = frozenset(), changing: range = range(0)) -> None:
     """Every message of ``before`` is in ``after`` under its UID, unchanged (flags: old, or
-    old plus ``new_flags``); those in ``may_go`` may be gone."""
+    for UIDs in ``changing`` old plus ``new_flags``); those in ``may_go`` may be gone."""
     if after is None:
         found.add("lost")
         return
@@ -52,7 +53,7 @@ def _same(found: set[str], before: Box, after: Box | None, *, may_go: set[int] =
             continue
         if (now.tag, now.digest) != (old.tag, old.digest):
             found.add("changed")
-        elif now.flags not in (old.flags, old.flags | new_flags):
+        elif now.flags != old.flags and (uid not in changing or now.flags != old.flags | new_flags):
             found.add("flags")
 
 
@@ -123,7 +124,7 @@ def judge(op: str, before: dict[str, Box], after: dict[str, Box],
         if _extras(inbox, after.get("INBOX")):
             found.add("changed")
     elif op == "STORE":
-        _same(found, inbox, after.get("INBOX"), new_flags=STORE_ADDS)
+        _same(found, inbox, after.get("INBOX"), new_flags=STORE_ADDS, changing=STORED)
         _same(found, other, after.get("Other"))
     elif op == "RENAME":
         _same(found, inbox, after.get("INBOX"))

@@ -47,7 +47,7 @@ OPS = {
     "COPY": Op("INBOX", "UID COPY 1:5 Other"),
     "MOVE": Op("INBOX", "UID MOVE 1:3 Other"),
     "EXPUNGE": Op("INBOX", "EXPUNGE"),
-    "STORE": Op("INBOX", "UID STORE 1:5 +FLAGS (\\Flagged NewKw)"),
+    "STORE": Op("INBOX", "UID STORE 2:5 +FLAGS (\\Flagged NewKw)"),
     "RENAME": Op(None, "RENAME Other Renamed"),
 }
 BACKENDS = ("maildir", "mbox")
