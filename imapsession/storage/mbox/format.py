@@ -299,9 +299,11 @@ def read_base(fd: int, limit: int = 1 << 20) -> tuple[int, int, tuple[str, ...]]
     """
     import os
 
-    data = os.pread(fd, limit, 0)
+    data = os.pread(fd, 1 << 16, 0)
     if not is_mbox_start(data):
         return None
+    if data.find(b"\n\n") < 0:  # a header longer than 64 kB
+        data = os.pread(fd, limit, 0)
     hdr_off = data.find(b"\n") + 1
     blank = data.find(b"\n\n", hdr_off - 1)
     header = data[hdr_off:len(data) if blank < 0 else blank + 1]
