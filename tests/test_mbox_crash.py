@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mbox_helpers import spawn_ours_mbox
+from mbox_helpers import deliver, spawn_ours_mbox
 
 from imapproc import ImapEOF
 from imapsession.storage.mbox import format as mbox_format
@@ -95,7 +95,11 @@ def test_expunge_killed_at_a_fault_point(base, tmp_path, fault, expected):
     _check_file(home)
 
 
-@pytest.mark.parametrize("fault", ["rewrite-write:1", "rewrite-write:3", "after-commit:1"])
+@pytest.mark.parametrize("fault", [
+    "rewrite-write:1", "rewrite-write:3",
+    "after-commit:1",  # the first rewrite only declares the keywords in X-IMAPbase
+    "after-commit:2",  # the second one gives message 1 its flags
+])
 def test_store_that_does_not_fit_killed_midway(base, tmp_path, fault):
     home = _copy(base, tmp_path)
     words = " ".join(f"keyword-{n}-that-takes-room" for n in range(5))
@@ -109,7 +113,7 @@ def test_store_that_does_not_fit_killed_midway(base, tmp_path, fault):
         ours.command("SELECT INBOX")
         flags = b"".join(ours.command("FETCH 1 FLAGS"))
         ours.logout()
-    assert (b"keyword-0-that-takes-room" in flags) == fault.startswith("after-commit")
+    assert (b"keyword-0-that-takes-room" in flags) == (fault == "after-commit:2")
 
 
 def test_append_killed_after_writing_keeps_the_message_once(base, tmp_path):
@@ -187,3 +191,112 @@ def test_killed_at_a_random_moment(base, tmp_path, script_seconds, seed):
         assert news[-1] >= max(acknowledged, default=0), (ids, acknowledged)
     else:
         assert not acknowledged or olds == [], (ids, acknowledged)
+
+
+# --- a kill inside a large APPEND: the whole message or none of it (issue 14) -------------
+
+BIG = _message(1).replace(b"<m1@", b"<new1@") + FILLER * 40_000  # 3.2 MB: several writes
+
+
+def _mda_message(n: int) -> bytes:
+    return f"Subject: delivered {n}\nMessage-ID: <mda{n}@test>\n\nbody\n".encode()
+
+
+def _ids_and_mda(home: Path) -> list[str]:
+    with spawn_ours_mbox(home) as ours:
+        ours.command("SELECT INBOX")
+        answer = b"".join(ours.command("FETCH 1:* BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"))
+        ours.logout()
+    return re.findall(r"<(m\d+|new\d+|mda\d+)@test>", answer.decode())
+
+
+def _kill_append(home: Path, fault: str, message: bytes = BIG, flags: str = "") -> None:
+    with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": fault}) as ours:
+        with pytest.raises(ImapEOF):
+            ours.command(f"APPEND INBOX {flags}".rstrip(), [message])
+        assert ours.wait() == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("mda", [False, True], ids=["alone", "then-an-mda-delivers"])
+def test_append_killed_inside_the_write_leaves_no_fragment(base, tmp_path, mda):
+    home = _copy(base, tmp_path)
+    inbox = home / "mail" / "inbox"
+    before = inbox.read_bytes()
+    _kill_append(home, "append-chunk:2")  # after the first MB of 3.2
+    if mda:  # it finds our dot-lock stale (the pid is gone) and appends after our bytes
+        (home / "mail" / "inbox.lock").unlink()
+        deliver(inbox, _mda_message(1))
+    assert _ids_and_mda(home) == OLD + (["mda1"] if mda else [])
+    data = inbox.read_bytes()
+    assert data.startswith(before) and b"\0" not in data
+    assert b"new1@test" not in data
+    _check_file(home)
+
+
+def test_a_delivery_before_our_extension_is_kept(base, tmp_path):
+    """Killed after the record, before the file grew: what lies after the old end is an MDA's."""
+    home = _copy(base, tmp_path)
+    _kill_append(home, "append-recorded")
+    (home / "mail" / "inbox.lock").unlink()
+    deliver(home / "mail" / "inbox", _mda_message(1) + FILLER * 50_000)  # longer than ours
+    assert _ids_and_mda(home) == OLD + ["mda1"]
+    _check_file(home)
+
+
+# --- keywords new to the mailbox: each message's flags all old or all new (issue 14) -------
+
+
+def _flags(home: Path, reparse: bool = False) -> dict[int, set[str]]:
+    """UID -> flags as a fresh session sees them; ``reparse`` forces a parse of the whole file."""
+    if reparse:
+        inbox = home / "mail" / "inbox"
+        st = inbox.stat()
+        os.utime(inbox, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    with spawn_ours_mbox(home) as ours:
+        ours.command("SELECT INBOX")
+        answer = b"".join(ours.command("UID FETCH 1:* FLAGS")).decode()
+        ours.logout()
+    return {int(uid): set(flags.split()) - {"\\Recent"}
+            for uid, flags in re.findall(r"UID (\d+) FLAGS \(([^)]*)\)", answer)}
+
+
+@pytest.mark.parametrize("fault,outcome", [
+    ("store-declared", "old"),   # X-IMAPbase has the keyword, no message yet
+    ("store-written", "new"),    # every block written, nothing fsynced or committed
+])
+def test_store_with_a_new_keyword_killed(base, tmp_path, fault, outcome):
+    home = _copy(base, tmp_path)
+    old = _flags(home)
+    with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": fault}) as ours:
+        ours.command("SELECT INBOX")
+        with pytest.raises(ImapEOF):
+            ours.command("UID STORE 2:3 +FLAGS (\\Flagged BrandNewKw)")
+    new = {**old, **{u: old[u] | {"\\Flagged", "BrandNewKw"} for u in (2, 3)}}
+    expected = old if outcome == "old" else new
+    assert _flags(home) == expected
+    assert _flags(home, reparse=True) == expected  # and nothing (re)appears later
+    _check_file(home)
+
+
+@pytest.mark.parametrize("how", ["APPEND", "COPY"])
+def test_saving_with_a_new_keyword_killed_after_the_write(base, tmp_path, how):
+    """The tail parse takes the keywords X-IMAPbase declares, as a full parse does."""
+    home = _copy(base, tmp_path)
+    if how == "APPEND":
+        _kill_append(home, "append-written", _message(7).replace(b"<m7@", b"<new7@"),
+                     "(\\Seen NewKw)")
+    else:
+        with spawn_ours_mbox(home) as ours:
+            ours.command("CREATE Other")
+            assert b"OK" in ours.command("APPEND Other (\\Seen NewKw)", [
+                _message(7).replace(b"<m7@", b"<new7@")])[-1]
+            ours.logout()
+        with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": "append-written"}) \
+                as ours:
+            ours.command("SELECT Other")
+            with pytest.raises(ImapEOF):
+                ours.command("COPY 1 INBOX")
+    flags = _flags(home)
+    assert flags[COUNT + 1] == {"\\Seen", "NewKw"}
+    assert _flags(home, reparse=True) == flags
+    _check_file(home)

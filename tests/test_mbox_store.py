@@ -185,6 +185,7 @@ def test_append_truncates_back_on_failure(c, monkeypatch):
     with pytest.raises(OSError):
         c.store.append("INBOX", message("second"), frozenset(), None)
     assert c.inbox.stat().st_size == size
+    assert not [n for n in os.listdir(c.store.state_dir) if n.startswith("journal-")]
     monkeypatch.undo()
     result = c.store.append("INBOX", message("third"), frozenset(), None)
     assert result.uid == 2

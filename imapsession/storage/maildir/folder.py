@@ -18,7 +18,8 @@ import sqlite3
 import time
 from typing import Protocol
 
-from imapsession.storage.base import NoSuchMailbox
+import imapsession.storage.names as names
+from imapsession.storage.base import NoSuchMailbox, StorageError
 from imapsession.storage.changes import write_tombstone
 from imapsession.storage.flags import flags_to_text
 from imapsession.storage.index import Index
@@ -93,6 +94,8 @@ class Folder:
         if row is not None and row[5] != cur.st_ino:
             drop_mailbox_rows(db, row[0])  # a different folder now has this name
             row = None
+        if row is None and self.name != "INBOX":
+            row = self._renamed_row(db, cur.st_ino)
         imported: dict[str, int] = {}
         if row is None:
             uidlist = None
@@ -118,6 +121,26 @@ class Folder:
             return row
         self.scan(db, row, move_new=move_new, imported=imported)
         return self.row()  # type: ignore[return-value]
+
+    def _renamed_row(self, db: sqlite3.Connection, cur_ino: int) -> tuple | None:
+        """This folder's row under the name it had before a RENAME whose index commit never
+        came (killed after the directory rename): same cur/ inode, none at the old name.
+
+        Taking it over keeps UIDVALIDITY and UIDs, as a RENAME that finished would.
+        """
+        for box_id, name in db.execute("SELECT id, name FROM mailbox WHERE dir_ino = ?"
+                                       " AND name != ? AND name != 'INBOX'",
+                                       (cur_ino, self.name)).fetchall():
+            try:
+                there = os.stat(os.path.join(names.folder_path(self.store.root, name), "cur"))
+            except (FileNotFoundError, NotADirectoryError):
+                there = None
+            except StorageError:  # a name no folder can have: not ours to take
+                continue
+            if there is None or there.st_ino != cur_ino:
+                db.execute("UPDATE mailbox SET name = ? WHERE id = ?", (self.name, box_id))
+                return self.row()
+        return None
 
     # directory scan ----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+import imapsession.storage.mbox.append_journal as append_journal
 import imapsession.storage.mbox.format as fmt
 import imapsession.storage.mbox.journal as journal
 from imapsession.storage.base import SYSTEM_FLAGS, NoSuchMailbox, StorageError
@@ -102,7 +103,10 @@ class Folder:
                     os.close(fd)
                     fd = os.open(self.path, os.O_RDWR)
                 with locked(self.path, fd, write=True, modes=modes):
-                    journal.recover(jpath, fd)
+                    if append_journal.is_append(jpath):
+                        append_journal.recover(jpath, fd)
+                    else:
+                        journal.recover(jpath, fd)
             with locked(self.path, fd, write=write, modes=modes):
                 yield fd
         finally:
@@ -152,9 +156,13 @@ class Folder:
             row = self.row()
             db.execute("INSERT OR IGNORE INTO mbox_file (mailbox_id) VALUES (?)", (row[ID],))
         assert row is not None
-        # like Dovecot and UW imapd: X-Keywords count only where X-IMAPbase declares them
-        declared = list(base[2]) if base is not None else (
-            self.keywords(row[ID]) if start > 0 else [])
+        # like Dovecot and UW imapd: X-Keywords count only where X-IMAPbase declares them;
+        # a tail parse reads the declaration from the file too, as a full parse would
+        if start > 0:
+            base = fmt.read_base(fd)
+            if base is not None and base[0] != row[UIDVALIDITY]:
+                base = None
+        declared = list(base[2]) if base is not None else []
         self._apply(db, row, spans, start, trust=start > 0 or base is not None,
                     declared=declared)
         if start == 0:

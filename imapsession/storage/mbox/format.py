@@ -291,6 +291,25 @@ def _scan_header(header: bytes, at: int) -> dict:
     return out
 
 
+def read_base(fd: int, limit: int = 1 << 20) -> tuple[int, int, tuple[str, ...]] | None:
+    """X-IMAPbase of the file's first message, read from the file (not from any index).
+
+    A parse of only the new tail needs the keywords the file declares, which are
+    those a full parse would honour: the index may be behind the file after a kill.
+    """
+    import os
+
+    data = os.pread(fd, 1 << 16, 0)
+    if not is_mbox_start(data):
+        return None
+    if data.find(b"\n\n") < 0:  # a header longer than 64 kB
+        data = os.pread(fd, limit, 0)
+    hdr_off = data.find(b"\n") + 1
+    blank = data.find(b"\n\n", hdr_off - 1)
+    header = data[hdr_off:len(data) if blank < 0 else blank + 1]
+    return _scan_header(header, hdr_off)["base"] if hdr_off > 0 else None
+
+
 # --- writing -----------------------------------------------------------------------
 
 

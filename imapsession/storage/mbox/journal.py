@@ -52,7 +52,8 @@ def fault(point: str) -> None:
 _hits: dict[str, int] = {}
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
+    """Make a file's creation or removal durable (its directory entry)."""
     fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -84,7 +85,7 @@ def begin(journal: str, fd: int, start: int, old_size: int, new_size: int,
         os.fsync(tmp_fd)
     finally:
         os.close(tmp_fd)
-    _fsync_dir(journal)
+    fsync_dir(journal)
 
 
 def commit(journal: str) -> None:
@@ -96,7 +97,7 @@ def commit(journal: str) -> None:
 
 def finish(journal: str) -> None:
     os.unlink(journal)
-    _fsync_dir(journal)
+    fsync_dir(journal)
 
 
 def _read(journal: str) -> tuple[int, int, int, bytes, bool] | None:

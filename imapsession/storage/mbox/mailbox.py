@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 import imapsession.storage.mbox.format as fmt
+import imapsession.storage.mbox.journal as journal
 from imapsession.storage.base import (
     GONE_TEXT,
     SYSTEM_FLAGS,
@@ -220,6 +221,12 @@ class MboxMailbox(Mailbox):
                     continue
                 changes[uid] = new
                 done.append(MessageRecord(uid, new, modseq))
+            if added and changes:
+                # declared before any message carries it: a kill in between leaves each
+                # message's flags all old or all new, never a keyword the file does not declare
+                update_base(folder, db, fd, folder.row())
+                os.fsync(fd)
+                journal.fault("store-declared")
             misfits = []
             for uid, new in changes.items():
                 meta_off, meta_len = db.execute(
@@ -236,13 +243,14 @@ class MboxMailbox(Mailbox):
             if misfits:
                 rewrite_tail(folder, db, fd, row, drop=set(), flags=changes, start_uid=min(misfits))
             if changes:
+                journal.fault("store-written")
                 os.fsync(fd)
                 db.executemany(
                     "UPDATE message SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
                     [(flags_to_text(new), modseq, box_id, uid) for uid, new in changes.items()])
                 db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?",
                            (modseq, box_id))
-            if added:
+            if added and not changes:
                 update_base(folder, db, fd, folder.row())
                 os.fsync(fd)
             folder.stamp(db, fd, box_id)

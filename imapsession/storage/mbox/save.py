@@ -1,8 +1,11 @@
 """APPEND to an mbox (and COPY into one): messages written at the end of the file.
 
-APPEND writes at the end and truncates back on failure. The new messages carry
-X-UID and the reserved flag block; the first message of an empty file carries
-X-IMAPbase.
+APPEND writes at the end behind an append record (``append_journal``: a kill
+leaves the whole message or none of it) and truncates back on failure. The new
+messages carry X-UID and the reserved flag block; the first message of an empty
+file carries X-IMAPbase. A keyword new to the mailbox is declared in X-IMAPbase
+before any message carrying it is written, so a message is never found with a
+keyword the file does not declare.
 """
 
 from __future__ import annotations
@@ -10,17 +13,41 @@ from __future__ import annotations
 import os
 import sqlite3
 
+import imapsession.storage.mbox.append_journal as append_journal
 import imapsession.storage.mbox.format as fmt
 import imapsession.storage.mbox.journal as journal
 from imapsession.storage.base import SYSTEM_FLAGS
 from imapsession.storage.flags import flags_to_text
 from imapsession.storage.mbox.folder import ID, MODSEQ, UIDNEXT, UIDVALIDITY, Folder, put_span
 from imapsession.storage.mbox.rewrite import update_base
+from imapsession.storage.modes import Modes
 
 
 def _sender() -> str:
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or "MAILER-DAEMON"
     return user if user == "MAILER-DAEMON" else f"{user}@{os.uname().nodename.split('.')[0]}"
+
+
+_CHUNK = 1 << 20
+
+
+def _write(jpath: str, fd: int, size: int, blob: bytes, modes: Modes) -> None:
+    """``blob`` at ``size``, behind an append record: a kill leaves all of it or none."""
+    append_journal.begin(jpath, fd, size, blob, modes)
+    try:
+        view, pos = memoryview(blob), 0
+        while pos < len(blob):
+            if pos:
+                journal.fault("append-chunk")
+            pos += os.pwrite(fd, view[pos:pos + _CHUNK], size + pos)
+        journal.fault("append-written")
+        os.fsync(fd)
+    except BaseException:
+        os.ftruncate(fd, size)
+        if os.path.exists(jpath):
+            journal.finish(jpath)
+        raise
+    os.unlink(jpath)  # no directory fsync: a record that comes back finds the bytes complete
 
 
 def append_messages(folder: Folder, db: sqlite3.Connection,
@@ -32,6 +59,9 @@ def append_messages(folder: Folder, db: sqlite3.Connection,
         added = folder.define_keywords(db, box_id, sorted(
             {f for _, fl, _ in items for f in fl if f not in SYSTEM_FLAGS}))
         keywords = folder.keywords(box_id)
+        if added and os.fstat(fd).st_size > 0:
+            update_base(folder, db, fd, folder.row())  # declared before any message uses it
+            os.fsync(fd)
         size = os.fstat(fd).st_size
         lead = b"" if size == 0 or os.pread(fd, 1, size - 1) == b"\n" else b"\n"
         uid = row[UIDNEXT]
@@ -49,13 +79,7 @@ def append_messages(folder: Folder, db: sqlite3.Connection,
             uids.append(uid)
             uid += 1
         blob = b"".join(parts)
-        try:
-            os.pwrite(fd, blob, size)
-            journal.fault("append-written")
-            os.fsync(fd)
-        except BaseException:
-            os.ftruncate(fd, size)
-            raise
+        _write(folder.journal_path(os.fstat(fd)), fd, size, blob, folder.store.modes)
         if size > 0:
             folder.set_uidnext_in_file(db, fd, box_id, uidnext)
         spans = fmt.parse_fd(fd, size + len(lead), size + len(blob))
@@ -72,8 +96,5 @@ def append_messages(folder: Folder, db: sqlite3.Connection,
                        (spans[0].base_off if spans else -1, box_id))
         db.execute("UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
                    (uidnext, modseq, box_id))
-        if added and size > 0:
-            update_base(folder, db, fd, folder.row())
-            os.fsync(fd)
         folder.stamp(db, fd, box_id)
         return row[UIDVALIDITY], uids
