@@ -12,7 +12,6 @@ budget is spent, so a red run is reproduced by the same seed. A failure's last
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import random
 import sys
@@ -23,78 +22,22 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
-MARK = b"#! "
+from fuzz.case import CORPUS, read_case, write_case
+from fuzz.replay import replay
+
+__all__ = ["CORPUS", "read_transcript", "replay", "run_target", "strip", "write_transcript"]
 
 
-# --- transcripts ------------------------------------------------------------------------
+# --- saved cases (the format: fuzz/case.py; replaying: fuzz/replay.py) -----------------
 
 
-def write_transcript(transcript: list[tuple], header: list[str], directory: Path = CORPUS) -> Path:
-    """A reproducer: ``#`` comment lines, ``#! `` directives, raw client bytes between."""
-    out = bytearray()
-    for line in header:
-        out += b"# " + line.replace("\n", "\n# ").encode("utf-8", "replace") + b"\n"
-    for kind, who, data in transcript:
-        if kind == "open":
-            out += MARK + b"open " + who.encode() + b"\n"
-        elif kind == "deliver":
-            out += MARK + b"deliver %s %d\n" % (who.encode(), len(data)) + data + b"\n"
-        else:
-            out += MARK + b"send %s %d\n" % (who.encode(), len(data)) + data
-            if not data.endswith(b"\n"):
-                out += b"\n"
-    digest = hashlib.sha1(bytes(out)).hexdigest()[:10]
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{header[0].split()[1] if header else 'case'}-{digest}.imap"
-    path.write_bytes(bytes(out))
-    return path
+def write_transcript(transcript: list[tuple], header: list[str], directory: Path = CORPUS,
+                     meta: dict[str, str] | None = None) -> Path:
+    return write_case(transcript, header, directory, meta)
 
 
-def read_transcript(data: bytes) -> list[tuple[str, str, bytes]]:
-    steps = []
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line = data[pos:end]
-        pos = end + 1
-        if not line.startswith(MARK):
-            continue  # a comment
-        words = line[len(MARK):].decode().split()
-        if words[0] == "open":
-            steps.append(("open", words[1], b""))
-            continue
-        size = int(words[2])
-        chunk = data[pos:pos + size]
-        pos += size
-        if words[0] == "deliver" or not chunk.endswith(b"\n"):
-            pos += 1  # the separating newline
-        steps.append((words[0], words[1], chunk))
-    return steps
-
-
-def replay(path: Path, transport: str = "session") -> None:
-    """Run a reproducer through a fresh maildir with the harness's checks; raise on failure."""
-    from fuzz.harness import Harness, Sent
-
-    harness = Harness(transport)
-    try:
-        for kind, who, data in read_transcript(path.read_bytes()):
-            if kind == "open":
-                harness.open(who)
-            elif kind == "deliver":
-                if who == "INBOX" or (Path(harness.root) / ("." + who)).is_dir():
-                    harness.deliver(who, data)
-            elif harness.alive(who) and data.upper().endswith(b" IDLE\r\n"):
-                # IDLE's continuation; the next chunk for this session holds DONE
-                harness.exchange(who, data, [], until_continuation=True)
-            elif harness.alive(who):
-                tag = f"replaysync{len(harness.transcript)}"
-                harness.exchange(who, data + tag.encode() + b" NOOP\r\n", [Sent(tag, "NOOP")],
-                                 broken=True)
-    finally:
-        harness.close()
+def read_transcript(data: bytes) -> list[tuple]:
+    return read_case(data).steps
 
 
 def strip(path: Path, session: str = "A") -> bytes:
@@ -140,12 +83,12 @@ def parser_test(stats: Stats, examples: int, last: list):
         if data.draw(st.booleans()):
             command = data.draw(fst.commands())
             rng = random.Random(data.draw(st.integers(0, 2**32)))
-            last[:] = [parser_target.encode(command, rng)]
+            last[:] = [parser_target.encode(command, rng), "roundtrip"]
             stats.commands += 1
             parser_target.check_roundtrip(command, rng)
         else:
             chunk = data.draw(fst.broken_commands(parser_target.encoded_commands()))
-            last[:] = [chunk]
+            last[:] = [chunk, "broken"]
             stats.commands += chunk.count(b"\n") or 1
             parser_target.check_broken(chunk)
     return run
@@ -169,6 +112,7 @@ def session_test(stats: Stats, examples: int, transport: str, machine=None):
 
     Counted.transport = transport
     Counted.__name__ = base.__name__
+    Counted.model_name = f"{base.__module__}:{base.__qualname__}"
     return get_state_machine_test(Counted, settings=_settings(examples))
 
 
@@ -219,11 +163,15 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
                           "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root"]
                 if target == "parser":
                     transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
+                    meta = {"target": target, "check": last[1] if last else "broken"}
                 else:
                     from fuzz.machine.base import LAST
 
                     transcript = LAST[0].h.transcript if LAST else []
-                path = write_transcript(transcript, header, corpus)
+                    meta = {"target": target,
+                            "model": getattr(LAST[0], "model_name", "") if LAST else "",
+                            "transport": target}
+                path = write_transcript(transcript, header, corpus, meta)
                 return stats, path, error
             index += 1
     finally:
@@ -238,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.buffer.write(strip(Path(argv[1])))
             return 0
         try:
-            replay(Path(argv[1]), argv[2] if len(argv) > 2 else "session")
+            replay(Path(argv[1]), argv[2] if len(argv) > 2 else None)
         except AssertionError as exc:
             print(f"FAIL {argv[1]}: {exc}")
             return 1

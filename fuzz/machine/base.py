@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine
 from fuzz.harness import Harness, Sent
 from fuzz.machine.checks import fail, status_checker
 from fuzz.model import KEYWORDS, SYSTEM, Box, Model
+from fuzz.steps import record_rules
 from fuzz.wire import Encoder
 
 SIDS = ("A", "B")
@@ -52,6 +53,17 @@ class MachineBase(RuleBasedStateMachine):
 
     def teardown(self):
         self.h.close()
+
+    @classmethod
+    def setup_state(cls):
+        """Hypothesis's rules for this class, each wrapped to record its steps (``fuzz/steps.py``).
+
+        Overrides an undocumented hook of the pinned Hypothesis version; the corpus
+        test fails if recording stops (a saved case would then have no steps).
+        """
+        state = super().setup_state()
+        record_rules(state)
+        return state
 
     # --- plumbing ----------------------------------------------------------------------
 
