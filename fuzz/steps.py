@@ -115,7 +115,7 @@ def recording(function: Callable) -> Callable:
         draws: list = []
         args = {}
         for name, value in kwargs.items():
-            if isinstance(value, DataObject):
+            if isinstance(value, (DataObject, ReplayData)):
                 kwargs[name] = RecordingData(value, draws)
                 args[name] = DATA
             else:

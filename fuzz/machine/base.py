@@ -48,6 +48,9 @@ class MachineBase(RuleBasedStateMachine):
         self.enc = Encoder(random.Random(0))
         self.selected: dict[str, tuple[str, bool] | None] = {}
         self.doomed: set[str] = set()
+        # per session: UID -> the flags its server-side view may still hold, for
+        # messages another session changed since this one's last sync point
+        self.stale: dict[str, dict[int, frozenset[str]]] = {sid: {} for sid in SIDS}
         for sid in SIDS:
             self._connect(sid)
 
@@ -70,6 +73,7 @@ class MachineBase(RuleBasedStateMachine):
     def _connect(self, sid: str) -> None:
         self.h.open(sid)
         self.selected[sid] = None
+        self.stale[sid] = {}
         self.doomed.discard(sid)
 
     def _tag(self, sid: str) -> str:
@@ -107,8 +111,30 @@ class MachineBase(RuleBasedStateMachine):
             return None
         return self.model.boxes.get(sel[0])
 
+    def _flags_changing(self, sid: str, msgs: list) -> None:
+        """Call before ``sid`` changes ``msgs``' flags in the model.
+
+        Until its next sync point, another session on the mailbox may answer from
+        its own view, with the flags it last synced (RFC 3501 sections 5.2 and 7:
+        the update may come after the answer, as Dovecot sends it): remember those.
+        """
+        sel = self.selected[sid]
+        for other in SIDS:
+            if other == sid or other in self.doomed or self.selected[other] is None \
+                    or sel is None or self.selected[other][0] != sel[0]:
+                continue
+            for msg in msgs:
+                if msg.uid is not None:
+                    self.stale[other].setdefault(msg.uid, frozenset(msg.flags))
+
     def _check_cache(self, sid: str) -> None:
-        """After every completion, what the client was told of flags is the truth."""
+        """After every completion, what the client was told of flags is the truth.
+
+        Called at each sync point (a completion that may carry untagged updates):
+        by now the session must have been told every flag change made elsewhere,
+        so its view holds no stale flags any more.
+        """
+        self.stale[sid] = {}
         box = self._box(sid)
         if box is None:
             return

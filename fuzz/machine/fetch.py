@@ -37,6 +37,7 @@ class FetchRules(MachineBase):
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
             if item in ("BODY[]", "RFC822", "BODY[TEXT]") and not readonly:
+                self._flags_changing(sid, [m for m in live if "\\Seen" not in m.flags])
                 for msg in live:
                     msg.flags.add("\\Seen")
             got = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import strategies as st
 
 from fuzz.machine.base import Action, MachineBase
@@ -117,15 +118,23 @@ class SearchRules(MachineBase):
             (found,) = [r.data for r in untagged if r.name == "SEARCH"]
             expected = []
             unannounced = set()  # expunged elsewhere, not yet announced to this session:
-            for seq, uid in enumerate(view.uids, 1):  # RFC 2180 4.3 lets them match or not
+            stale = self.stale[sid]  # RFC 2180 4.3 lets them match or not; and flags changed
+            for seq, uid in enumerate(view.uids, 1):  # elsewhere may match old or new
                 msg = box.by_uid(uid)
+                number = uid if by_uid else seq
                 if msg is None:
-                    unannounced.add(uid if by_uid else seq)
-                elif evaluate(key, msg, seq, view.uids):
-                    expected.append(uid if by_uid else seq)
+                    unannounced.add(number)
+                    continue
+                matches = evaluate(key, msg, seq, view.uids)
+                if uid in stale and matches != evaluate(
+                        key, attrs.evolve(msg, flags=set(stale[uid])), seq, view.uids):
+                    unannounced.add(number)
+                elif matches:
+                    expected.append(number)
             if sorted(set(found) - unannounced) != expected:
                 raise fail(f"SEARCH {key_text(key)} found {found}, expected {expected}"
-                           f" (and maybe some of {sorted(unannounced)})")
+                           f" (and maybe some of {sorted(unannounced)}: expunged or flags "
+                           "changed elsewhere)")
         wire = lambda t: (t.encode() + (b" UID" if by_uid else b"") + b" SEARCH "  # noqa: E731
                           + key_text(key).encode() + b"\r\n")
         self._run(sid, [Action("SEARCH", wire, check, by_uid)])
