@@ -34,6 +34,12 @@ def replay(path: Path, transport: str | None = None, *, machine: type | None = N
         replay_transcript(case, transport, session_factory)
 
 
+def clock_start(case: Case) -> float | None:
+    """The fixed clock the case ran on; a case without one (format 1, or real) gets none."""
+    value = case.meta.get("clock", "real")
+    return None if value == "real" else float(value)
+
+
 def model_class(name: str) -> type:
     module, _, qualname = name.partition(":")
     found = importlib.import_module(module)
@@ -44,7 +50,7 @@ def model_class(name: str) -> type:
 
 def replay_model(case: Case, transport: str, machine: type | None, session_factory) -> None:
     base = machine or model_class(case.meta.get("model", "fuzz.session_target:SessionMachine"))
-    attrs = {"transport": transport}
+    attrs = {"transport": transport, "clock_start": clock_start(case)}
     if session_factory is not None:
         attrs["session_factory"] = staticmethod(session_factory)
     instance = type(base.__name__, (base,), attrs)()
@@ -67,7 +73,7 @@ def check_parser(case: Case) -> None:
 
 def replay_transcript(case: Case, transport: str, session_factory=None) -> None:
     """The client's bytes with the harness's generic checks, a sync NOOP after each chunk."""
-    harness = Harness(transport, session_factory)
+    harness = Harness(transport, session_factory, clock_start(case))
     idling: dict[str, str] = {}  # session -> the tag of its IDLE awaiting DONE
     try:
         for kind, who, data in case.steps:

@@ -227,6 +227,9 @@ def _serve(location, user: str, home: str, options: dict[str, str]) -> int:
         config=_effective_config(options, home), quiet_start=log_target == "stderr")
     try:
         try:
+            from imapsession import clock
+
+            clock.install_from_environment()  # test-only, as IMAPSESSION_FAULTS
             store = open_store(location, create=True)
         except (OSError, StorageError) as exc:
             return _refuse(f"Can't open the mailbox at {location.path}: {exc}")

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from imapsession import greeting
+from imapsession.clock import now as wall_clock
 from imapsession.commands.results import CommandError, Done, no
 from imapsession.commands.table import (
     AUTH,
@@ -89,7 +90,7 @@ class Session:
         user: str | None,
         limits: Limits = Limits(),
         capabilities_extra: tuple[str, ...] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_clock,
         table: Mapping[str, CommandEntry] = COMMANDS,
     ):
         self.store = store

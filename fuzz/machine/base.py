@@ -38,11 +38,12 @@ class MachineBase(RuleBasedStateMachine):
 
     transport = "session"
     session_factory = None
+    clock_start: float | None = None  # a fixed clock for the run (fuzz/harness.py)
 
     def __init__(self):
         super().__init__()
         LAST[:] = [self]
-        self.h = Harness(self.transport, self.session_factory)
+        self.h = Harness(self.transport, self.session_factory, self.clock_start)
         self.model = Model()
         self.tags = itertools.count(1)
         self.enc = Encoder(random.Random(0))
