@@ -12,10 +12,13 @@ Values travel as JSON, with tags for the types JSON lacks (bytes, tuples, sets).
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
+import attrs
 from hypothesis.strategies import DataObject
 
 DATA = "st.data()"  # a rule argument that was st.data(): its draws are in "draws"
@@ -42,6 +45,14 @@ def to_json(value: Any) -> Any:
         return [to_json(v) for v in value]
     if isinstance(value, dict):
         return {"dict": [[to_json(k), to_json(v)] for k, v in value.items()]}
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if attrs.has(type(value)):  # Command values: FetchItem, SearchKey, SequenceSet, ...
+        cls = type(value)
+        fields = {f.alias: to_json(getattr(value, f.name)) for f in attrs.fields(cls) if f.init}
+        return {"attrs": f"{cls.__module__}:{cls.__qualname__}", "fields": fields}
     raise TypeError(f"a drawn value the case format cannot keep: {value!r}")
 
 
@@ -50,6 +61,10 @@ def from_json(value: Any) -> Any:
         return [from_json(v) for v in value]
     if not isinstance(value, dict):
         return value
+    if "attrs" in value:
+        module, _, name = value["attrs"].partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        return cls(**{k: from_json(v) for k, v in value["fields"].items()})
     ((kind, inner),) = value.items()
     if kind == "bytes":
         return inner.encode("latin-1")
@@ -61,6 +76,10 @@ def from_json(value: Any) -> Any:
         return {from_json(v) for v in inner}
     if kind == "dict":
         return {from_json(k): from_json(v) for k, v in inner}
+    if kind == "datetime":
+        return datetime.fromisoformat(inner)
+    if kind == "date":
+        return date.fromisoformat(inner)
     raise ValueError(f"unknown value tag {kind!r}")
 
 
