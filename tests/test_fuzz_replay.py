@@ -15,6 +15,7 @@ from fuzz import session_target
 from fuzz.case import read_case
 from fuzz.replay import replay, replay_transcript
 from fuzz.runner import run_target
+from fuzz.steps import run_steps
 from imapsession.session import Session
 
 LAST_HIT = re.compile(rb"(\* SEARCH(?: \d+)*) \d+\r\n")
@@ -64,3 +65,37 @@ def test_replay_against_the_fixed_server_passes(planted_case):
 def test_bytes_alone_would_have_passed(planted_case):
     """Why the steps are needed: the old replay (bytes and generic checks) sees nothing."""
     replay_transcript(read_case(planted_case.read_bytes()), "session", DropsLastHit)
+
+
+IDLE_STEPS = [
+    ("open", "A", b""), ("open", "B", b""),
+    ("step", "", {"rule": "select", "args": {"sid": "A", "data": "st.data()", "readonly": False},
+                  "draws": [1, "INBOX"]}),
+    ("step", "", {"rule": "idle", "args": {"sid": "A", "name": "INBOX", "how": "deliver"},
+                  "draws": []}),
+    ("step", "", {"rule": "idle", "args": {"sid": "A", "name": "INBOX",
+                                           "how": "at_once_then_noop"}, "draws": []}),
+]
+
+
+def test_idle_replays_as_it_ran(tmp_path):
+    """IDLE, mail arriving, DONE: the replay drives it through the same rule (the old
+    replay took IDLE's completion after DONE for an unexpected tagged response)."""
+    from fuzz.case import write_case
+
+    path = write_case(IDLE_STEPS, ["target session"], tmp_path,
+                      {"target": "session", "model": "fuzz.session_target:SessionMachine",
+                       "transport": "session", "clock": "1767225600.0"})
+    replay(path)
+    # the bytes the machine sent, replayed the old way (bytes only), pass too
+    machine = session_target.SessionMachine
+    instance = type("M", (machine,), {"clock_start": 1767225600.0})()
+    try:
+        run_steps(instance, read_case(path.read_bytes()).rule_steps)
+        transcript = list(instance.h.transcript)
+    finally:
+        instance.teardown()
+    sent = [s for s in transcript if s[0] in ("open", "send", "deliver")]
+    assert any(s[0] == "send" and s[2].endswith(b" IDLE\r\n") for s in sent)
+    legacy = write_case(sent, ["target session"], tmp_path / "legacy")
+    replay_transcript(read_case(legacy.read_bytes()), "session")
