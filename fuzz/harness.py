@@ -30,6 +30,7 @@ from pathlib import Path
 import attrs
 
 from fuzz.responses import Response, ResponseSyntaxError, parse_response, split_responses
+from imapsession import clock
 
 REPO = Path(__file__).resolve().parent.parent
 NO_EXPUNGE_DURING = frozenset({"FETCH", "STORE", "SEARCH"})
@@ -96,6 +97,9 @@ class Binary:
 
     def __init__(self, root: str, session_factory=None):
         env = dict(os.environ, MAIL=f"maildir:{root}", PYTHONPATH=str(REPO))
+        env.pop(clock.ENVIRONMENT, None)
+        if clock.injected():  # the program's wall time, frozen where the fuzzer's is now
+            env[clock.ENVIRONMENT] = repr(clock.now())
         for name in ("REMOTE_HOST", "SOCAT_PEERADDR", "TCPREMOTEIP", "LISTEN_FDS"):
             env.pop(name, None)
         self.proc = subprocess.Popen(
@@ -178,7 +182,13 @@ def scratch_dir() -> str | None:
 class Harness:
     """One maildir, several sessions on it, generic checks, and the transcript."""
 
-    def __init__(self, transport: str = "session", session_factory=None):
+    def __init__(self, transport: str = "session", session_factory=None,
+                 clock_start: float | None = None):
+        """``clock_start``: install a fixed clock there (both the fuzzer's and an
+        in-process server's time), moved one second per exchange, so a run repeats."""
+        self.clock = None if clock_start is None else clock.FixedClock(clock_start)
+        if self.clock is not None:
+            clock.install(self.clock)
         self.tmp = tempfile.mkdtemp(prefix="imapfuzz-", dir=scratch_dir())
         self.root = os.path.join(self.tmp, "Maildir")
         os.makedirs(self.root)
@@ -212,6 +222,8 @@ class Harness:
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.clock is not None:
+            clock.install(None)
 
     # --- outside delivery --------------------------------------------------------------
 
@@ -219,10 +231,12 @@ class Harness:
         """An MDA drops a message into ``new/``, as procmail or dovecot-lda would."""
         folder = self.root if box == "INBOX" else os.path.join(self.root, "." + box)
         self.delivered += 1
-        name = f"{int(time.time())}.fuzz{self.delivered}_{os.getpid()}.fuzzhost"
+        name = f"{int(clock.now())}.fuzz{self.delivered}_{os.getpid()}.fuzzhost"
         tmp = os.path.join(folder, "tmp", name)
         with open(tmp, "wb") as handle:
             handle.write(message)
+        if self.clock is not None:  # its INTERNALDATE, on the fuzzer's clock
+            os.utime(tmp, (clock.now(), clock.now()))
         os.rename(tmp, os.path.join(folder, "new", name))
         self.transcript.append(("deliver", box, message))
 
@@ -253,6 +267,8 @@ class Harness:
         carry tags that occur in the chunk.
         """
         transport = self.sessions[sid]
+        if self.clock is not None:
+            self.clock.advance(1)
         self.transcript.append(("send", sid, data))
         self.commands += len(sent)
         wanted = [s.tag.encode() for s in sent]

@@ -71,3 +71,15 @@ def check_broken(data: bytes) -> None:
 def encoded_commands() -> st.SearchStrategy[bytes]:
     return st.builds(lambda c, r: Encoder(random.Random(r)).command(c), fst.commands(),
                      st.integers(0, 2**32))
+
+
+def check_reencoded(data: bytes) -> None:
+    """A saved round-trip case: its bytes parse, and the command they parse to round-trips."""
+    events = frames(data)
+    if len(events) != 1 or not isinstance(events[0], framing.Frame):
+        raise AssertionError(f"{data!r} framed as {events!r}")
+    try:
+        parsed = parse_command(events[0])
+    except ParseError as exc:
+        raise AssertionError(f"valid command {data!r} refused: {exc.text}") from None
+    check_roundtrip(parsed, random.Random(0))

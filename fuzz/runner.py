@@ -1,6 +1,7 @@
 """Run a target for a time budget on a seed; keep a shrunk reproducer on failure.
 
     python -m fuzz --target parser|session|binary --seconds N [--seed S]
+    python -m fuzz --target session --examples N --seed S [--clock fixed|real|EPOCH]
     python -m fuzz replay fuzz/corpus/FILE.imap     # re-run a reproducer, checks on
     python -m fuzz strip fuzz/corpus/FILE.imap      # session A's bytes, to pipe by hand
 
@@ -23,78 +24,22 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
-MARK = b"#! "
+from fuzz.case import CORPUS, read_case, render, write_case
+from fuzz.replay import replay
+
+__all__ = ["CORPUS", "read_transcript", "replay", "run_target", "strip", "write_transcript"]
 
 
-# --- transcripts ------------------------------------------------------------------------
+# --- saved cases (the format: fuzz/case.py; replaying: fuzz/replay.py) -----------------
 
 
-def write_transcript(transcript: list[tuple], header: list[str], directory: Path = CORPUS) -> Path:
-    """A reproducer: ``#`` comment lines, ``#! `` directives, raw client bytes between."""
-    out = bytearray()
-    for line in header:
-        out += b"# " + line.replace("\n", "\n# ").encode("utf-8", "replace") + b"\n"
-    for kind, who, data in transcript:
-        if kind == "open":
-            out += MARK + b"open " + who.encode() + b"\n"
-        elif kind == "deliver":
-            out += MARK + b"deliver %s %d\n" % (who.encode(), len(data)) + data + b"\n"
-        else:
-            out += MARK + b"send %s %d\n" % (who.encode(), len(data)) + data
-            if not data.endswith(b"\n"):
-                out += b"\n"
-    digest = hashlib.sha1(bytes(out)).hexdigest()[:10]
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{header[0].split()[1] if header else 'case'}-{digest}.imap"
-    path.write_bytes(bytes(out))
-    return path
+def write_transcript(transcript: list[tuple], header: list[str], directory: Path = CORPUS,
+                     meta: dict[str, str] | None = None) -> Path:
+    return write_case(transcript, header, directory, meta)
 
 
-def read_transcript(data: bytes) -> list[tuple[str, str, bytes]]:
-    steps = []
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end
-        line = data[pos:end]
-        pos = end + 1
-        if not line.startswith(MARK):
-            continue  # a comment
-        words = line[len(MARK):].decode().split()
-        if words[0] == "open":
-            steps.append(("open", words[1], b""))
-            continue
-        size = int(words[2])
-        chunk = data[pos:pos + size]
-        pos += size
-        if words[0] == "deliver" or not chunk.endswith(b"\n"):
-            pos += 1  # the separating newline
-        steps.append((words[0], words[1], chunk))
-    return steps
-
-
-def replay(path: Path, transport: str = "session") -> None:
-    """Run a reproducer through a fresh maildir with the harness's checks; raise on failure."""
-    from fuzz.harness import Harness, Sent
-
-    harness = Harness(transport)
-    try:
-        for kind, who, data in read_transcript(path.read_bytes()):
-            if kind == "open":
-                harness.open(who)
-            elif kind == "deliver":
-                if who == "INBOX" or (Path(harness.root) / ("." + who)).is_dir():
-                    harness.deliver(who, data)
-            elif harness.alive(who) and data.upper().endswith(b" IDLE\r\n"):
-                # IDLE's continuation; the next chunk for this session holds DONE
-                harness.exchange(who, data, [], until_continuation=True)
-            elif harness.alive(who):
-                tag = f"replaysync{len(harness.transcript)}"
-                harness.exchange(who, data + tag.encode() + b" NOOP\r\n", [Sent(tag, "NOOP")],
-                                 broken=True)
-    finally:
-        harness.close()
+def read_transcript(data: bytes) -> list[tuple]:
+    return read_case(data).steps
 
 
 def strip(path: Path, session: str = "A") -> bytes:
@@ -108,6 +53,7 @@ class Stats:
     def __init__(self):
         self.examples = 0
         self.commands = 0
+        self.digest = hashlib.sha1()  # of every example's steps and bytes: same run, same digest
 
 
 def bound_shrinking(seconds: float) -> None:
@@ -121,6 +67,7 @@ def bound_shrinking(seconds: float) -> None:
 
 
 STEPS = 80  # rules per session example (Hypothesis's stateful_step_count)
+FIXED_CLOCK = 1767225600.0  # 2026-01-01T00:00:00Z: where --clock fixed starts
 
 
 def _settings(examples: int) -> settings:
@@ -140,18 +87,21 @@ def parser_test(stats: Stats, examples: int, last: list):
         if data.draw(st.booleans()):
             command = data.draw(fst.commands())
             rng = random.Random(data.draw(st.integers(0, 2**32)))
-            last[:] = [parser_target.encode(command, rng)]
+            last[:] = [parser_target.encode(command, rng), "roundtrip"]
+            stats.digest.update(last[0])
             stats.commands += 1
             parser_target.check_roundtrip(command, rng)
         else:
             chunk = data.draw(fst.broken_commands(parser_target.encoded_commands()))
-            last[:] = [chunk]
+            last[:] = [chunk, "broken"]
+            stats.digest.update(chunk)
             stats.commands += chunk.count(b"\n") or 1
             parser_target.check_broken(chunk)
     return run
 
 
-def session_test(stats: Stats, examples: int, transport: str, machine=None):
+def session_test(stats: Stats, examples: int, transport: str, machine=None,
+                 clock_start: float | None = FIXED_CLOCK):
     from hypothesis.stateful import get_state_machine_test
 
     from fuzz import session_target
@@ -165,10 +115,13 @@ def session_test(stats: Stats, examples: int, transport: str, machine=None):
 
         def teardown(self):
             stats.commands += self.h.commands
+            stats.digest.update(render(self.h.transcript, []))
             super().teardown()
 
     Counted.transport = transport
+    Counted.clock_start = clock_start
     Counted.__name__ = base.__name__
+    Counted.model_name = f"{base.__module__}:{base.__qualname__}"
     return get_state_machine_test(Counted, settings=_settings(examples))
 
 
@@ -182,7 +135,8 @@ def batch_seed(first_seed: int, index: int) -> int:
 
 def run_target(target: str, seconds: float, first_seed: int, *, batch: int | None = None,
                machine=None, corpus: Path = CORPUS, max_examples: int | None = None,
-               shrink_seconds: float = 60) -> tuple[Stats, Path | None, str | None]:
+               shrink_seconds: float = 60, clock_start: float | None = FIXED_CLOCK,
+               ) -> tuple[Stats, Path | None, str | None]:
     """Run batches until the budget (or ``max_examples``) is spent or something fails.
 
     The budget is checked between batches (a batch overruns it by a few seconds at
@@ -201,11 +155,13 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
     try:
         while time.monotonic() - start < seconds and (
                 max_examples is None or stats.examples < max_examples):
-            size = batch if max_examples is None else min(batch, max_examples - stats.examples)
+            per_batch = batch * 8 if target == "parser" else batch  # parser examples are cheap
+            size = per_batch if max_examples is None else min(per_batch,
+                                                              max_examples - stats.examples)
             if target == "parser":
-                test = parser_test(stats, size * 8, last)
+                test = parser_test(stats, size, last)
             else:
-                test = session_test(stats, size, target, machine)
+                test = session_test(stats, size, target, machine, clock_start)
             current = batch_seed(first_seed, index)
             try:
                 seed(current)(test)()
@@ -219,11 +175,17 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
                           "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root"]
                 if target == "parser":
                     transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
+                    meta = {"target": target, "check": last[1] if last else "broken",
+                            "clock": "real" if clock_start is None else repr(clock_start)}
                 else:
                     from fuzz.machine.base import LAST
 
                     transcript = LAST[0].h.transcript if LAST else []
-                path = write_transcript(transcript, header, corpus)
+                    meta = {"target": target,
+                            "model": getattr(LAST[0], "model_name", "") if LAST else "",
+                            "transport": target,
+                            "clock": "real" if clock_start is None else repr(clock_start)}
+                path = write_transcript(transcript, header, corpus, meta)
                 return stats, path, error
             index += 1
     finally:
@@ -238,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.buffer.write(strip(Path(argv[1])))
             return 0
         try:
-            replay(Path(argv[1]), argv[2] if len(argv) > 2 else "session")
+            replay(Path(argv[1]), argv[2] if len(argv) > 2 else None)
         except AssertionError as exc:
             print(f"FAIL {argv[1]}: {exc}")
             return 1
@@ -247,15 +209,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz")
     parser.add_argument("--target", choices=["parser", "session", "binary"], required=True)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--examples", type=int, default=None,
+                        help="run exactly this many examples (the time budget is then off): "
+                             "with the pinned Hypothesis, a seed is the same run anywhere")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--clock", default="fixed",
+                        help="fixed (from 2026-01-01, one second per exchange; the default), "
+                             "real, or a start in epoch seconds")
     args = parser.parse_args(argv)
     first = args.seed if args.seed is not None else random.randrange(2**31)
+    clock_start = {"fixed": FIXED_CLOCK, "real": None}.get(args.clock)
+    if clock_start is None and args.clock != "real":
+        clock_start = float(args.clock)
+    seconds = float("inf") if args.examples is not None else args.seconds
     start = time.monotonic()
-    stats, path, error = run_target(args.target, args.seconds, first)
+    stats, path, error = run_target(args.target, seconds, first, max_examples=args.examples,
+                                    clock_start=clock_start)
     elapsed = time.monotonic() - start
     print(f"target={args.target} seed={first} seconds={elapsed:.1f} examples={stats.examples} "
           f"commands={stats.commands} commands/s={stats.commands / max(elapsed, 1e-9):.0f} "
-          f"failures={1 if path else 0}")
+          f"failures={1 if path else 0} digest={stats.digest.hexdigest()[:12]}")
     if path:
         print(f"FAILURE: {error}")
         print(f"reproducer: {path}")

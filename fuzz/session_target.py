@@ -24,16 +24,17 @@ from fuzz.machine.connections import ConnectionRules
 from fuzz.machine.copy_move import CopyMoveRules
 from fuzz.machine.edges import EdgeRules
 from fuzz.machine.expunge import ExpungeRules
-from fuzz.machine.fetch import FetchRules
+from fuzz.machine.fetch import FetchRules, GrammarFetchRules
 from fuzz.machine.incoming import IncomingRules
 from fuzz.machine.mailboxes import MailboxRules
-from fuzz.machine.search import SearchRules
+from fuzz.machine.search import GrammarSearchRules, SearchRules
 from fuzz.machine.store import StoreRules
 from imapsession.protocol.command import Command
 
 
 class SessionMachine(ConnectionRules, MailboxRules, IncomingRules, StoreRules, FetchRules,
-                     SearchRules, ExpungeRules, CopyMoveRules, EdgeRules):
+                     SearchRules, ExpungeRules, CopyMoveRules, EdgeRules, GrammarFetchRules,
+                     GrammarSearchRules):
     """The rules of every family, on the plumbing of ``MachineBase``."""
 
     def op_check_view(self, data, sid):
@@ -75,7 +76,9 @@ class SessionMachine(ConnectionRules, MailboxRules, IncomingRules, StoreRules, F
 # selected state's own weights are a list to draw from instead.
 WEIGHTS = {"select": 3, "in_selected": 8, "create": 2}
 SELECTED_OPS = (["store"] * 4 + ["fetch"] * 4 + ["copy"] * 4 + ["search"] * 3
-                + ["expunge"] * 3 + ["check_view"] * 3 + ["close"])
+                + ["expunge"] * 3 + ["check_view"] * 3 + ["close"]
+                # whatever the grammar accepts (fuzz/strategies.py draws from its tables)
+                + ["fetch_any"] * 2 + ["search_any"] * 2)
 
 
 def weigh(machine: type[RuleBasedStateMachine], weights: dict[str, int]) -> None:

@@ -2,7 +2,11 @@
 
 Valid commands are drawn as ``Command`` values in exactly the shape
 ``grammar.parse_command`` yields (see its table), so the parser target can
-check ``parse(encode(c)) == c``. Broken input is drawn as raw bytes: valid
+check ``parse(encode(c)) == c``. The vocabulary comes from the grammar's own
+tables (commands, FETCH attributes and sections, search keys, STORE modes,
+STATUS items), so whatever the grammar accepts is generated, and something it
+accepts that no command handles shows up as a failure (the grammar-table test
+fails when a table gains an entry these strategies cannot draw). Broken input is drawn as raw bytes: valid
 commands truncated or spliced with NUL, 8-bit, CR/LF; literal sizes that are
 huge, negative, signed or not numbers; deep nesting; thousands of literals;
 over-long lines (the shapes of Dovecot CVE-2019-11500, Cyrus CVE-2024-34055,
@@ -17,6 +21,7 @@ from hypothesis import strategies as st
 
 from fuzz.wire import ASTRING_CHARS, ATOM_CHARS
 from imapsession.protocol.command import Command, FetchItem, SearchKey
+from imapsession.protocol.grammar import dispatch, fetch, mailbox, search, store
 from imapsession.protocol.types import Section, SequenceSet
 
 _ATOM_TEXT = "".join(chr(c) for c in sorted(ATOM_CHARS))
@@ -57,8 +62,8 @@ def sections(draw, binary: bool = False) -> Section:
     part = tuple(draw(st.lists(small_numbers, max_size=3)))
     if binary:
         return Section(part)
-    text = draw(st.sampled_from([None, "HEADER", "TEXT", "HEADER.FIELDS", "HEADER.FIELDS.NOT"]
-                                + (["MIME"] if part else [])))
+    text = draw(st.sampled_from([None, *[t for t in fetch.SECTION_TEXTS
+                                         if t != "MIME" or part]]))
     fields = tuple(draw(header_fields)) if text and text.startswith("HEADER.FIELDS") else ()
     return Section(part, text, fields)
 
@@ -68,16 +73,22 @@ partials = st.none() | st.tuples(st.integers(0, 2**32 - 1), numbers)
 
 @st.composite
 def fetch_items(draw) -> FetchItem:
-    kind = draw(st.sampled_from(["simple", "body", "binary", "binary.size"]))
+    kind = draw(st.sampled_from(("simple",) + fetch.SECTIONED_ATTRIBUTES))
     if kind == "simple":
-        return FetchItem(draw(st.sampled_from(
-            ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "UID", "ENVELOPE", "BODYSTRUCTURE",
-             "RFC822", "RFC822.HEADER", "RFC822.TEXT", "BODY", "MODSEQ"])))
-    if kind == "body":
+        return FetchItem(draw(st.sampled_from(fetch.FETCH_ATTRIBUTES)))
+    if kind == "BODY":
         return FetchItem("BODY[]", draw(sections()), draw(partials), draw(st.booleans()))
-    if kind == "binary":
+    if kind == "BINARY":
         return FetchItem("BINARY[]", draw(sections(binary=True)), draw(partials), draw(st.booleans()))
-    return FetchItem("BINARY.SIZE[]", draw(sections(binary=True)))
+    if kind == "BINARY.SIZE":
+        return FetchItem("BINARY.SIZE[]", draw(sections(binary=True)))
+    raise ValueError(f"no strategy for the sectioned FETCH attribute {kind}")
+
+
+# a FETCH macro parses to its expansion: the same Command as the items spelt out
+fetch_macros = st.sampled_from(sorted(fetch.FETCH_MACROS)).map(
+    lambda m: tuple(FetchItem(name) for name in fetch.FETCH_MACROS[m]))
+fetch_item_lists = st.lists(fetch_items(), min_size=1, max_size=5).map(tuple) | fetch_macros
 
 
 dates = st.dates(min_value=date(1970, 1, 1), max_value=date(2099, 12, 31))
@@ -91,29 +102,42 @@ def search_keys(charset: str | None) -> st.SearchStrategy[SearchKey]:
     text = st.text(st.characters(max_codepoint=0x7E if charset == "US-ASCII" else 0x10FFFF,
                                  blacklist_categories=("Cs",), blacklist_characters="\x00"),
                    max_size=10)
+    leaf_args = search_leaf_arguments(text)
+    by_shape: dict[str, list[str]] = {}
+    for name, shape in search.SEARCH_KEYS.items():
+        by_shape.setdefault(shape, []).append(name)
     leaves = st.one_of(
-        st.sampled_from(["ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD",
-                         "RECENT", "SEEN", "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED",
-                         "UNSEEN"]).map(SearchKey),
-        st.builds(lambda n, t: SearchKey(n, (t,)),
-                  st.sampled_from(["BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"]), text),
-        st.builds(lambda n, d: SearchKey(n, (d,)),
-                  st.sampled_from(["BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"]),
-                  dates),
-        st.builds(lambda n, v: SearchKey(n, (v,)), st.sampled_from(["LARGER", "SMALLER"]),
-                  st.integers(0, 2**63 - 1)),
-        st.builds(lambda n, k: SearchKey(n, (k,)), st.sampled_from(["KEYWORD", "UNKEYWORD"]),
-                  keywords),
-        st.builds(lambda f, t: SearchKey("HEADER", (f, t)),
-                  st.text(alphabet=_ASTRING_TEXT, min_size=1, max_size=8), text),
-        st.builds(lambda s: SearchKey("UID", (s,)), sequence_sets),
+        *[st.builds(lambda n, a: SearchKey(n, a), st.sampled_from(names), leaf_args[shape])
+          for shape, names in sorted(by_shape.items()) if shape not in SEARCH_NESTING],
         st.builds(lambda s: SearchKey("SEQSET", (s,)), sequence_sets),
     )
     return st.recursive(leaves, lambda inner: st.one_of(
-        st.builds(lambda k: SearchKey("NOT", (k,)), inner),
-        st.builds(lambda a, b: SearchKey("OR", (a, b)), inner, inner),
+        *[st.builds(lambda n, a: SearchKey(n, a), st.sampled_from(names),
+                    SEARCH_NESTING[shape](inner))
+          for shape, names in sorted(by_shape.items()) if shape in SEARCH_NESTING],
         st.lists(inner, min_size=1, max_size=3).map(lambda ks: SearchKey("AND", tuple(ks))),
     ), max_leaves=8)
+
+
+def search_leaf_arguments(text) -> dict[str, st.SearchStrategy[tuple]]:
+    """The arguments of a search key, by the shape ``grammar.search.SEARCH_KEYS`` names."""
+    return {
+        "none": st.just(()),
+        "string": st.tuples(text),
+        "date": st.tuples(dates),
+        "number": st.tuples(st.integers(0, 2**63 - 1)),
+        "flag": st.tuples(keywords),
+        "field and string": st.tuples(st.text(alphabet=_ASTRING_TEXT, min_size=1, max_size=8),
+                                      text),
+        "sequence set": st.tuples(sequence_sets),
+    }
+
+
+# keys that hold keys: the shape -> the arguments, given the strategy for an inner key
+SEARCH_NESTING = {
+    "key": lambda inner: st.tuples(inner),
+    "two keys": lambda inner: st.tuples(inner, inner),
+}
 
 
 @st.composite
@@ -141,26 +165,25 @@ _ARGS = {
     "RENAME": st.tuples(mailbox_names, mailbox_names),
     "LIST": st.tuples(texts, st.sampled_from(["*", "%", "", "INBOX", "a/%", "*x*"]) | texts),
     "LSUB": st.tuples(texts, st.sampled_from(["*", "%", "", "INBOX"]) | texts),
-    "STATUS": st.tuples(mailbox_names, st.lists(st.sampled_from(
-        ["MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]),
-        min_size=1, max_size=6).map(tuple)),
+    "STATUS": st.tuples(mailbox_names, st.lists(st.sampled_from(mailbox.STATUS_ITEMS),
+                                                min_size=1, max_size=6).map(tuple)),
     "APPEND": st.tuples(mailbox_names, st.none() | flags, st.none() | date_times,
                         st.binary(max_size=200)),
-    "FETCH": st.tuples(sequence_sets, st.lists(fetch_items(), min_size=1, max_size=5).map(tuple)),
-    "STORE": st.tuples(sequence_sets, st.sampled_from(["set", "add", "remove"]), st.booleans(),
-                       flags),
+    "FETCH": st.tuples(sequence_sets, fetch_item_lists),
+    "STORE": st.tuples(sequence_sets, st.sampled_from(sorted(store.STORE_MODES.values())),
+                       st.booleans(), flags),
     "SEARCH": search_args(),
     "COPY": st.tuples(sequence_sets, mailbox_names), "MOVE": st.tuples(sequence_sets, mailbox_names),
     "ID": st.tuples(_id_params()).filter(lambda a: a[0] is None or len(a[0]) <= 30),
     "ENABLE": st.lists(atoms.map(str.upper), min_size=1, max_size=3).map(tuple).map(lambda t: (t,)),
 }
-UID_COMMANDS = ("FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE")
+UID_COMMANDS = tuple(sorted(dispatch.UID_COMMANDS))
 
 
 @st.composite
 def commands(draw) -> Command:
-    """Any valid command, in the shape the grammar yields."""
-    name = draw(st.sampled_from(sorted(_ARGS) + ["EXPUNGE"]))
+    """Any valid command the grammar parses, in the shape it yields."""
+    name = draw(st.sampled_from(dispatch.command_names()))
     uid = name in UID_COMMANDS and draw(st.booleans())
     if name == "EXPUNGE":
         args = (draw(sequence_sets),) if uid else ()

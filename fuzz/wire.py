@@ -166,6 +166,10 @@ class Encoder:
             return out + b" " + self.literal(a[3])
         if n == "FETCH":
             items = a[1]
+            names = tuple(i.name for i in items)
+            if all(i.section is None for i in items) and names in _MACROS \
+                    and self.rng.random() < 0.5:
+                return b" " + self.sequence(a[0]) + b" " + self.word(_MACROS[names])
             if len(items) == 1 and self.rng.random() < 0.5:
                 return b" " + self.sequence(a[0]) + b" " + self.fetch_item(items[0])
             return (b" " + self.sequence(a[0]) + b" ("
@@ -193,3 +197,11 @@ class Encoder:
         if n == "ENABLE":
             return b"".join(b" " + cap.encode() for cap in a[0])
         raise ValueError(f"cannot encode {n}")
+
+
+# RFC 3501 6.4.5's macros, as a client knows them (not the grammar's table)
+_MACROS = {
+    ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"): "ALL",
+    ("FLAGS", "INTERNALDATE", "RFC822.SIZE"): "FAST",
+    ("FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"): "FULL",
+}

@@ -275,6 +275,9 @@ def _serve(location, user: str, home: str, options: dict[str, str],
         config=_effective_config(options, home))
     try:
         try:
+            from imapsession import clock
+
+            clock.install_from_environment()  # test-only, as IMAPSESSION_FAULTS
             hook = _confine(location, debugging, options)
         except OSError as exc:  # Landlock is there but refused: better no session
             return _refuse(f"Can't start the sandbox: {exc}")

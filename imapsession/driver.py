@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import select
-import time
 
+from imapsession import clock
 from imapsession.session import Session
 
 READ_SIZE = 64 * 1024
@@ -45,7 +45,7 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
         write(session.greeting())
     from imapsession.commands import idle  # after the greeting: it need not wait for this
 
-    last_input = time.monotonic()
+    last_input = clock.monotonic()
     reason = "Connection closed"
     try:
         if initial:
@@ -53,14 +53,14 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
             write(session.receive(initial))
         while not session.finished:
             # wake up in time for the autologout, and every few seconds while idling
-            timeout = max(0.0, last_input + autologout_seconds - time.monotonic())
+            timeout = max(0.0, last_input + autologout_seconds - clock.monotonic())
             if idle.idling(session):
                 timeout = min(timeout, IDLE_POLL_SECONDS)
             ready, _, _ = select.select([in_fd], [], [], timeout)
             if not ready:
                 if idle.idling(session):
                     write(idle.tick(session))
-                if time.monotonic() - last_input >= autologout_seconds:
+                if clock.monotonic() - last_input >= autologout_seconds:
                     write(session.bye("Autologout; idle for too long"))
                     reason = "Autologged out"
                     break
@@ -71,7 +71,7 @@ def run(session: Session, in_fd: int = 0, out_fd: int = 1,
             counters.bytes_in += len(data)
             if rawlog is not None:
                 rawlog.client(data)
-            last_input = time.monotonic()
+            last_input = clock.monotonic()
             write(session.receive(data))
         else:
             reason = "Logged out" if session.exit_status == 0 else "Internal error"

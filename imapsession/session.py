@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from imapsession import greeting
+from imapsession.clock import now as wall_clock
 from imapsession.commands.results import CommandError, Done, no
 from imapsession.commands.table import (
     AUTH,
@@ -81,7 +82,7 @@ class Session:
         user: str | None,
         limits: Limits = DEFAULT_LIMITS,
         capabilities_extra: tuple[str, ...] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = wall_clock,
         table: Mapping[str, CommandEntry] = COMMANDS,
     ):
         self.store = store

@@ -60,3 +60,37 @@ def test_unplanted_session_passes_the_same_budget(tmp_path):
     stats, path, error = run_target("session", 600, 0, corpus=tmp_path, max_examples=50)
     assert path is None, error
     assert stats.examples >= 50
+
+
+class NeverTellsFlags(Session):
+    """Never sends the FETCH FLAGS update for a change another session made."""
+
+    def _dispatch(self, command, entry):
+        done = super()._dispatch(command, entry)
+        view = self.view
+        if view is not None and not getattr(view, "planted", False):
+            def silent_updates(changed, silent_uids, with_uid):
+                for record in changed:
+                    if record.uid not in view.gone:
+                        view.flags[record.uid] = record.flags
+                return []
+            view._flag_updates = silent_updates
+            view.planted = True
+        return done
+
+
+class NeverTellsMachine(session_target.SessionMachine):
+    session_factory = NeverTellsFlags
+
+
+def test_a_session_never_told_of_flag_changes_is_caught(tmp_path):
+    """Old or new flags are both right until the sync point; after it, only the new."""
+    found = []
+    for seed in range(5):
+        stats, path, error = run_target("session", 600, seed, machine=NeverTellsMachine,
+                                        corpus=tmp_path / str(seed), max_examples=100,
+                                        batch=100, shrink_seconds=3)
+        if path is not None:
+            assert "flags" in error or "FLAGS" in error, error
+            found.append(path)
+    assert len(found) >= 4, f"found the planted silence for only {len(found)} of 5 seeds"

@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine
 from fuzz.harness import Harness, Sent
 from fuzz.machine.checks import fail, status_checker
 from fuzz.model import KEYWORDS, SYSTEM, Box, Model
+from fuzz.steps import record_rules
 from fuzz.wire import Encoder
 
 SIDS = ("A", "B")
@@ -37,27 +38,43 @@ class MachineBase(RuleBasedStateMachine):
 
     transport = "session"
     session_factory = None
+    clock_start: float | None = None  # a fixed clock for the run (fuzz/harness.py)
 
     def __init__(self):
         super().__init__()
         LAST[:] = [self]
-        self.h = Harness(self.transport, self.session_factory)
+        self.h = Harness(self.transport, self.session_factory, self.clock_start)
         self.model = Model()
         self.tags = itertools.count(1)
         self.enc = Encoder(random.Random(0))
         self.selected: dict[str, tuple[str, bool] | None] = {}
         self.doomed: set[str] = set()
+        # per session: UID -> the flags its server-side view may still hold, for
+        # messages another session changed since this one's last sync point
+        self.stale: dict[str, dict[int, frozenset[str]]] = {sid: {} for sid in SIDS}
         for sid in SIDS:
             self._connect(sid)
 
     def teardown(self):
         self.h.close()
 
+    @classmethod
+    def setup_state(cls):
+        """Hypothesis's rules for this class, each wrapped to record its steps (``fuzz/steps.py``).
+
+        Overrides an undocumented hook of the pinned Hypothesis version; the corpus
+        test fails if recording stops (a saved case would then have no steps).
+        """
+        state = super().setup_state()
+        record_rules(state)
+        return state
+
     # --- plumbing ----------------------------------------------------------------------
 
     def _connect(self, sid: str) -> None:
         self.h.open(sid)
         self.selected[sid] = None
+        self.stale[sid] = {}
         self.doomed.discard(sid)
 
     def _tag(self, sid: str) -> str:
@@ -95,8 +112,30 @@ class MachineBase(RuleBasedStateMachine):
             return None
         return self.model.boxes.get(sel[0])
 
+    def _flags_changing(self, sid: str, msgs: list) -> None:
+        """Call before ``sid`` changes ``msgs``' flags in the model.
+
+        Until its next sync point, another session on the mailbox may answer from
+        its own view, with the flags it last synced (RFC 3501 sections 5.2 and 7:
+        the update may come after the answer, as Dovecot sends it): remember those.
+        """
+        sel = self.selected[sid]
+        for other in SIDS:
+            if other == sid or other in self.doomed or self.selected[other] is None \
+                    or sel is None or self.selected[other][0] != sel[0]:
+                continue
+            for msg in msgs:
+                if msg.uid is not None:
+                    self.stale[other].setdefault(msg.uid, frozenset(msg.flags))
+
     def _check_cache(self, sid: str) -> None:
-        """After every completion, what the client was told of flags is the truth."""
+        """After every completion, what the client was told of flags is the truth.
+
+        Called at each sync point (a completion that may carry untagged updates):
+        by now the session must have been told every flag change made elsewhere,
+        so its view holds no stale flags any more.
+        """
+        self.stale[sid] = {}
         box = self._box(sid)
         if box is None:
             return

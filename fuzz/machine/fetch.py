@@ -37,6 +37,7 @@ class FetchRules(MachineBase):
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
             if item in ("BODY[]", "RFC822", "BODY[TEXT]") and not readonly:
+                self._flags_changing(sid, [m for m in live if "\\Seen" not in m.flags])
                 for msg in live:
                     msg.flags.add("\\Seen")
             got = {}
@@ -107,3 +108,60 @@ def _check_mime(item: str, fid: int, value) -> None:
     }[item]
     if value != expected:
         raise fail(f"{item} of message {fid}: {value!r}, expected {expected!r}")
+
+
+def sets_seen(item) -> bool:
+    """Whether fetching ``item`` sets \\Seen (RFC 3501 6.4.5: the non-PEEK body items)."""
+    return item.name in ("RFC822", "RFC822.TEXT") or (
+        item.name in ("BODY[]", "BINARY[]") and not item.peek)
+
+
+class GrammarFetchRules(MachineBase):
+    """``op_fetch_any``: any FETCH item list the grammar accepts (``fst.fetch_item_lists``).
+
+    Only what holds for every item is checked: each live message is answered, with
+    every item asked for, and the command completes OK (NO only for an expunged
+    message or a content transfer encoding BINARY cannot undo), never BAD.
+    """
+
+    def op_fetch_any(self, data, sid):
+        from fuzz import strategies as fst
+        from fuzz.wire import Encoder
+
+        self._ensure_known(sid)
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        items = data.draw(fst.fetch_item_lists)
+        text, uids = self._targets(sid, data, by_uid)
+        hidden = by_uid and None in self.h.views[sid].uids
+        empty_seq = not by_uid and not self.h.views[sid].uids
+        readonly = self.selected[sid][1]
+        encoder = Encoder(None)
+        listed = b" ".join(encoder.fetch_item(i) for i in items)
+
+        def wire(t):
+            return (t.encode() + (b" UID" if by_uid else b"") + b" FETCH " + text + b" (UID "
+                    + listed + b")\r\n")
+
+        def check(untagged, tagged):
+            box = self._box(sid)
+            if box is None:
+                return
+            if empty_seq:
+                check_status(tagged, "BAD")
+                return
+            live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
+            if not readonly and any(sets_seen(i) for i in items):
+                self._flags_changing(sid, [m for m in live if "\\Seen" not in m.flags])
+                for msg in live:
+                    msg.flags.add("\\Seen")
+            answered = {r.data["UID"] for r in untagged if r.name == "FETCH" and "UID" in r.data}
+            missing = {m.uid for m in live} - answered
+            if tagged.name == "NO" and tagged.code == "UNKNOWN-CTE":
+                return
+            if missing:
+                raise fail(f"FETCH {text!r} ({listed!r}) left UIDs {sorted(missing)} unanswered")
+            check_complete(tagged, len(live) == len(uids), hidden or uid_gone(by_uid, live, uids)
+                           or bool(answered - {m.uid for m in live}))
+        self._run(sid, [Action("FETCH", wire, check, by_uid)])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import strategies as st
 
 from fuzz.machine.base import Action, MachineBase
-from fuzz.machine.checks import check_status, fail
+from fuzz.machine.checks import check_any_status, check_status, fail
 from fuzz.model import KEYWORDS, message_bytes
 
 # --- search keys the model can evaluate -------------------------------------------------
@@ -117,15 +118,66 @@ class SearchRules(MachineBase):
             (found,) = [r.data for r in untagged if r.name == "SEARCH"]
             expected = []
             unannounced = set()  # expunged elsewhere, not yet announced to this session:
-            for seq, uid in enumerate(view.uids, 1):  # RFC 2180 4.3 lets them match or not
+            stale = self.stale[sid]  # RFC 2180 4.3 lets them match or not; and flags changed
+            for seq, uid in enumerate(view.uids, 1):  # elsewhere may match old or new
                 msg = box.by_uid(uid)
+                number = uid if by_uid else seq
                 if msg is None:
-                    unannounced.add(uid if by_uid else seq)
-                elif evaluate(key, msg, seq, view.uids):
-                    expected.append(uid if by_uid else seq)
+                    unannounced.add(number)
+                    continue
+                matches = evaluate(key, msg, seq, view.uids)
+                if uid in stale and matches != evaluate(
+                        key, attrs.evolve(msg, flags=set(stale[uid])), seq, view.uids):
+                    unannounced.add(number)
+                elif matches:
+                    expected.append(number)
+            if by_uid:  # expunged elsewhere and announced only after the answer (UID
+                unannounced |= set(found) & box.gone  # SEARCH allows EXPUNGE after it)
             if sorted(set(found) - unannounced) != expected:
                 raise fail(f"SEARCH {key_text(key)} found {found}, expected {expected}"
-                           f" (and maybe some of {sorted(unannounced)})")
+                           f" (and maybe some of {sorted(unannounced)}: expunged or flags "
+                           "changed elsewhere)")
         wire = lambda t: (t.encode() + (b" UID" if by_uid else b"") + b" SEARCH "  # noqa: E731
                           + key_text(key).encode() + b"\r\n")
+        self._run(sid, [Action("SEARCH", wire, check, by_uid)])
+
+
+class GrammarSearchRules(MachineBase):
+    """``op_search_any``: any SEARCH the grammar accepts (``fst.search_args``).
+
+    The model cannot evaluate every key (dates, CC, BCC, NEW, ...), so this checks
+    what holds for any: one SEARCH response naming only messages in the view, and
+    OK (NO only for a charset the server refuses; BAD only for a set naming no message).
+    """
+
+    def op_search_any(self, data, sid):
+        from fuzz import strategies as fst
+        from fuzz.wire import Encoder
+
+        if not self._selected_ok(sid):
+            return
+        by_uid = data.draw(st.booleans())
+        charset, key = data.draw(fst.search_args())
+        encoder = Encoder(None)
+        tail = (b"CHARSET " + encoder.astring(charset.encode()) + b" " if charset else b"") \
+            + encoder.search_key(key, charset, top=True)
+
+        def check(untagged, tagged):
+            if tagged.name == "NO" and tagged.code == "BADCHARSET":
+                return
+            check_any_status(untagged, tagged)
+            if tagged.name != "OK":
+                return
+            found = [r.data for r in untagged if r.name == "SEARCH"]
+            if len(found) != 1:
+                raise fail(f"SEARCH {tail!r} answered {len(found)} SEARCH responses")
+            view = self.h.views[sid]
+            known = set(range(1, len(view.uids) + 1)) if not by_uid else {
+                u for u in view.uids if u is not None}
+            if not by_uid and not set(found[0]) <= known:
+                raise fail(f"SEARCH {tail!r} found {found[0]}, the view has {len(view.uids)}")
+            if by_uid and None not in view.uids and not set(found[0]) <= known:
+                raise fail(f"UID SEARCH {tail!r} found {found[0]}, the view has {sorted(known)}")
+        wire = lambda t: (t.encode() + (b" UID" if by_uid else b"") + b" SEARCH "  # noqa: E731
+                          + tail + b"\r\n")
         self._run(sid, [Action("SEARCH", wire, check, by_uid)])

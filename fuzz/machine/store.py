@@ -40,6 +40,7 @@ class StoreRules(MachineBase):
                 check_status(tagged, "BAD")
                 return
             live = [box.by_uid(u) for u in uids if box.by_uid(u) is not None]
+            self._flags_changing(sid, live)
             for msg in live:
                 if mode == "FLAGS":
                     msg.flags = set(flags)

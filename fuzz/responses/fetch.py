@@ -69,7 +69,8 @@ def msg_att(c: Cursor) -> dict[str, Any]:
             c.pos = start
             raise c.fail(f"unknown FETCH attribute {name!r}")
         key = name.decode()
-        if key in atts:
+        if key in atts and ("[" not in key or atts[key] != value):
+            # a section asked twice is answered twice (as Dovecot does), the same each time
             raise c.fail(f"FETCH attribute {key} twice")
         atts[key] = value
         if c.take(b")"):

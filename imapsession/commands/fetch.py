@@ -12,7 +12,7 @@ from imapsession.view import InvalidMessageSet, resolve
 
 _NEEDS_CONTENT = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822", "RFC822.HEADER",
                             "RFC822.TEXT", "BODY[]", "BINARY[]", "BINARY.SIZE[]"})
-_SMALL = frozenset({"FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE", "MODSEQ"})
+_SMALL = frozenset({"FLAGS", "UID", "RFC822.SIZE", "INTERNALDATE"})
 _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section((), "HEADER"),
                     "RFC822.TEXT": Section((), "TEXT")}
 
@@ -123,6 +123,20 @@ class _Message:
         return self._root
 
 
+def _once(items: tuple[FetchItem, ...]) -> tuple[FetchItem, ...]:
+    """An item without a section asked twice is answered once, as Dovecot does (a
+    response naming UID or FLAGS twice confuses clients); sections go as asked."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        if item.section is None:
+            if item.name in seen:
+                continue
+            seen.add(item.name)
+        out.append(item)
+    return tuple(out)
+
+
 def handle_fetch(session: HandlerSession, command: Command) -> Done:
     sequence, items = command.args
     view = session.view
@@ -132,6 +146,7 @@ def handle_fetch(session: HandlerSession, command: Command) -> Done:
         return bad(str(exc))
     if command.uid and not any(item.name == "UID" for item in items):
         items = (FetchItem("UID"), *items)
+    items = _once(items)
     sets_seen = not view.readonly and any(item.sets_seen for item in items)
     wants_flags = any(item.name == "FLAGS" for item in items)
     # Dovecot's order: the small items first (as asked), then the rest (as asked)

@@ -46,16 +46,20 @@ def handle_examine(session: HandlerSession, command: Command) -> Done:
     return _open(session, command, readonly=True)
 
 
+# exactly the grammar's STATUS_ITEMS (HIGHESTMODSEQ waits for CONDSTORE): checked by
+# tests/test_fuzz_grammar_tables.py
+STATUS_VALUES = {
+    "MESSAGES": lambda info: info.messages, "RECENT": lambda info: info.recent,
+    "UIDNEXT": lambda info: info.uidnext, "UIDVALIDITY": lambda info: info.uidvalidity,
+    "UNSEEN": lambda info: info.unseen,
+}
+
+
 def handle_status(session: HandlerSession, command: Command) -> Done:
     wire_name, items = command.args
     name = decode_mailbox_name(wire_name)
     info = session.store.status(name)
-    values = {
-        "MESSAGES": info.messages, "RECENT": info.recent, "UIDNEXT": info.uidnext,
-        "UIDVALIDITY": info.uidvalidity, "UNSEEN": info.unseen,
-        "HIGHESTMODSEQ": info.highest_modseq,
-    }
-    pairs = [f"{item} {values[item]}".encode() for item in items if item in values]
+    pairs = [f"{item} {STATUS_VALUES[item](info)}".encode() for item in items]
     session.send(
         b"* STATUS " + serializer.astring(mutf7_encode(name)) + b" " + serializer.plist(pairs)
         + b"\r\n"

@@ -57,7 +57,7 @@ from contextlib import contextmanager
 
 import attrs
 
-from imapsession import __version__
+from imapsession import __version__, clock
 from imapsession.storage.base import StorageError
 from imapsession.storage.index_schema import (
     BASE_SCHEMA,
@@ -209,7 +209,7 @@ class Index:
                            (str(BASE_VERSION),))
                 created = db.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('created', ?)",
-                    (str(time.time()),),
+                    (str(clock.now()),),
                 ).rowcount
                 self.fresh = bool(created)
                 versions = _Versions(BASE_VERSION, BASE_VERSION)
@@ -280,7 +280,7 @@ class Index:
         """A UIDVALIDITY never handed out before by this index (time-based like Dovecot's)."""
         with self.write() as db:
             last = int(self.get_meta("last_uidvalidity") or 0)
-            value = max(int(time.time()), last + 1, at_least)
+            value = max(int(clock.now()), last + 1, at_least)
             value = min(value, 2**32 - 1)
             db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_uidvalidity', ?)",

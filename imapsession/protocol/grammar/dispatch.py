@@ -47,6 +47,11 @@ def parse_command(frame: Frame) -> Command:
         raise
 
 
+def command_names() -> tuple[str, ...]:
+    """Every command the grammar parses (the fuzzer's strategies must cover each)."""
+    return tuple(sorted(_PARSERS))
+
+
 # each family's module holds its commands' entries
 _PARSERS = {
     **any_state.PARSERS, **auth.PARSERS, **mailbox.PARSERS, **list_mailboxes.PARSERS,
@@ -54,3 +59,4 @@ _PARSERS = {
     **expunge.PARSERS, **search.PARSERS,
 }
 _UID_COMMANDS = {"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE"}
+UID_COMMANDS = frozenset(_UID_COMMANDS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from imapsession.protocol.grammar.reader import ParseError, Reader
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")  # RFC 3501 6.3.10
+# items of extensions not implemented yet: refused with what is missing
+STATUS_NOT_SUPPORTED = {"HIGHESTMODSEQ": "CONDSTORE"}
 
 
 def _one_mailbox(reader: Reader, uid: bool) -> tuple:
@@ -27,6 +29,9 @@ def _status(reader: Reader, uid: bool) -> tuple:
     items = []
     while True:
         item = reader.atom("a status item").upper()
+        if item in STATUS_NOT_SUPPORTED:
+            raise ParseError(f"STATUS {item} needs {STATUS_NOT_SUPPORTED[item]}, "
+                             "which is not supported")
         if item not in STATUS_ITEMS:
             raise ParseError(f"Invalid status item {item}")
         items.append(item)

@@ -5,13 +5,23 @@ from __future__ import annotations
 from imapsession.protocol.command import SearchKey
 from imapsession.protocol.grammar.reader import MAX_NESTING, ParseError, Reader
 
-# search keys by the arguments they take
+# search keys by the arguments they take (the fuzzer's strategies are drawn from these)
 _SEARCH_NOARG = {"ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT",
                  "SEEN", "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN"}
 _SEARCH_STRING = {"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"}
 _SEARCH_DATE = {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"}
 _SEARCH_NUMBER = {"LARGER", "SMALLER"}
 _SEARCH_FLAG = {"KEYWORD", "UNKEYWORD"}
+# every named key and the shape of its arguments; a sequence set and a parenthesised
+# list are keys without a name ("SEQSET", "AND" in the SearchKey values)
+SEARCH_KEYS: dict[str, str] = {
+    **dict.fromkeys(sorted(_SEARCH_NOARG), "none"),
+    **dict.fromkeys(sorted(_SEARCH_STRING), "string"),
+    **dict.fromkeys(sorted(_SEARCH_DATE), "date"),
+    **dict.fromkeys(sorted(_SEARCH_NUMBER), "number"),
+    **dict.fromkeys(sorted(_SEARCH_FLAG), "flag"),
+    "HEADER": "field and string", "UID": "sequence set", "NOT": "key", "OR": "two keys",
+}
 
 
 def _search(reader: Reader, uid: bool) -> tuple:

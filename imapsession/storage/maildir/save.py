@@ -12,6 +12,7 @@ import errno
 import os
 from datetime import datetime
 
+from imapsession import clock
 from imapsession.storage.base import SYSTEM_FLAGS, AppendResult, SpoolFile, StorageError
 from imapsession.storage.flags import check_flags, flags_to_text
 from imapsession.storage.maildir.filenames import size_stem
@@ -93,8 +94,8 @@ def save_message(
         raise
     try:
         path = spool.finish()
-        if internal_date is not None:
-            stamp = internal_date.timestamp()
+        if internal_date is not None or clock.injected():
+            stamp = clock.now() if internal_date is None else internal_date.timestamp()
             os.utime(path, (stamp, stamp))
         st = os.stat(path)
         stem = size_stem(spool.size, spool.vsize)
