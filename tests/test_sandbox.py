@@ -283,3 +283,22 @@ def test_the_policy_opens_the_mail_and_spool_not_the_home_or_the_checkout(tmp_pa
     assert str(home) not in allowed and "/" not in allowed and str(REPO) not in allowed
     assert str(REPO / "imapsession") in policy.read_only
     assert policy.min_abi == 3 and (str(home / "mail"), READ_WRITE) in policy.rules()
+
+
+def test_an_installed_package_keeps_its_site_packages_open(tmp_path, monkeypatch):
+    """``pip install .`` puts the package beside its dependencies: they must stay importable
+    (the README's demo, sandboxed, imports setproctitle from there); a checkout stays closed."""
+    import sys
+
+    import imapsession
+    from imapsession.sandbox.policy import python_paths
+
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    checkout = tmp_path / "src"
+    monkeypatch.setattr(imapsession, "__path__", [str(site / "imapsession")])
+    monkeypatch.setattr(sys, "path", [str(site)])
+    assert str(site) in python_paths([])
+    monkeypatch.setattr(imapsession, "__path__", [str(checkout / "imapsession")])
+    monkeypatch.setattr(sys, "path", [str(checkout)])
+    paths = python_paths([])
+    assert str(checkout) not in paths and str(checkout / "imapsession") in paths

@@ -79,11 +79,16 @@ def _unique(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(paths))
 
 
+_INSTALL_DIRS = ("site-packages", "dist-packages")
+
+
 def python_paths(private: Iterable[str]) -> list[str]:
     """Directories imports may still read: sys.path entries, the package, lib-dynload.
 
     An entry that holds the imapsession package is a source checkout: only the
-    package is allowed, not the tests and tools beside it. An entry that is /,
+    package is allowed, not the tests and tools beside it (an installed package's
+    site-packages or dist-packages holds only code, its neighbours' too: it stays
+    open, or those neighbours could not be imported later). An entry that is /,
     the working directory (``python -m`` puts it first) or a parent of a private
     directory (the home holding the mail) is left out: it would open everything.
     """
@@ -94,7 +99,8 @@ def python_paths(private: Iterable[str]) -> list[str]:
     except OSError:  # removed meanwhile: a relative entry then names nothing
         cwd = "/"
     package = [os.path.normpath(os.path.join(cwd, path)) for path in imapsession.__path__]
-    closed = {os.path.dirname(path) for path in package} | {"/", cwd}
+    closed = {os.path.dirname(path) for path in package
+              if os.path.basename(os.path.dirname(path)) not in _INSTALL_DIRS} | {"/", cwd}
     private = [os.path.abspath(path) for path in private]
     paths = list(package)
     for entry in sys.path:
