@@ -98,10 +98,11 @@ def save_message(
             os.utime(path, (stamp, stamp))
         st = os.stat(path)
         stem = size_stem(spool.size, spool.vsize)
-        with store.index.write() as db:
+        with store.index.write() as db, folder.locked():
             row = folder.row()
-            if row is None or row[5] != os.stat(os.path.join(folder.path, "cur")).st_ino:
-                row = folder.ensure(db, move_new=False)
+            found = folder.uidlist(row) if row is not None else None
+            if row is None or found is None or found.next_uid() > row[2]:
+                row = folder.ensure(db, move_new=False)  # new, copied, or Dovecot gave UIDs
             folder.keywords.ensure(sorted(f for f in wanted if f not in SYSTEM_FLAGS))
             wanted = frozenset(
                 f if f in SYSTEM_FLAGS else folder.keywords.spelling(f) for f in wanted
@@ -132,6 +133,7 @@ def save_message(
                 "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
                 (uid + 1, modseq, row[0]),
             )
+            folder.settle(db, [(uid, final.split("/", 1)[1].partition(":")[0])])
         fsync_dir(os.path.dirname(os.path.join(folder.path, final)))
         return AppendResult(row[1], uid)
     finally:
