@@ -1,11 +1,11 @@
 """Dovecot's dot-lock on ``dovecot-uidlist``: the one lock both servers' UID allocators share.
 
-Dovecot creates ``dovecot-uidlist.lock`` exclusively (O_EXCL, or, as here, a
-temporary file holding ``<pid>:<host>`` hard-linked to the name, so that a process
-killed while creating it never leaves an empty lock),
-for as long as it allocates UIDs or rewrites the uidlist, and overrides a lock
-that has not been touched for ``MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`` (120 s), or
-whose local process is gone. We do the same, so that a Dovecot serving the same
+Dovecot creates ``dovecot-uidlist.lock`` with O_EXCL and writes ``<pid>:<host>``
+into it, holds it while it allocates UIDs or rewrites the uidlist, and overrides a
+lock that has not been touched for ``MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT`` (120 s),
+or whose process on this host is gone. A lock still empty after ``EMPTY_SECONDS``
+is one whose creator was killed before writing its pid: stale too (Dovecot would
+wait the 120 s for it). We do the same, so that a Dovecot serving the same
 maildir and we never hand out the same UID: take the lock, re-read the uidlist,
 allocate, write, release.
 """
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 LOCK_SUFFIX = ".lock"
 STALE_SECONDS = 120.0  # Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT
 WAIT_SECONDS = STALE_SECONDS + 2  # Dovecot waits stale + 2 s before failing
+EMPTY_SECONDS = 2.0  # an empty lock this old lost its creator between open and write
 _POLL = 0.01
 _held: dict[str, int] = {}  # lock path -> depth, for the locks this process holds
 
@@ -57,27 +58,13 @@ def _holder_gone(path: str) -> bool:
 
 def _stale(path: str) -> bool:
     try:
-        age = time.time() - os.stat(path).st_mtime
+        st = os.stat(path)
     except FileNotFoundError:
         return False
+    age = time.time() - st.st_mtime
+    if st.st_size == 0:
+        return age > EMPTY_SECONDS
     return age > STALE_SECONDS or _holder_gone(path)
-
-
-def _write_temp(lock: str, modes: Modes) -> str:
-    """``<pid>:<host>`` in a file of our own beside the lock, to be linked to its name."""
-    host = socket.gethostname()
-    folder, name = os.path.split(lock)
-    temp = os.path.join(folder, f".temp.{host}.{os.getpid()}.{name}")
-    try:
-        os.unlink(temp)  # left by a killed process that had our pid
-    except FileNotFoundError:
-        pass
-    fd = modes.open(temp)
-    try:
-        os.write(fd, f"{os.getpid()}:{host}".encode("ascii", "replace"))
-    finally:
-        os.close(fd)
-    return temp
 
 
 @contextmanager
@@ -98,26 +85,26 @@ def uidlist_locked(uidlist_path: str, modes: Modes,
         return
     deadline = time.monotonic() + wait
     pause = _POLL
-    temp = _write_temp(lock, modes)
+    while True:
+        try:
+            fd = modes.open(lock)  # O_EXCL, as Dovecot's dotlock_use_excl
+            break
+        except FileExistsError:
+            if _stale(lock):
+                log.warning("overriding stale lock %s", lock)
+                try:
+                    os.unlink(lock)
+                except FileNotFoundError:
+                    pass
+                continue
+            if time.monotonic() > deadline:
+                raise UidlistLockTimeout(f"Timeout while waiting for lock {lock}") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
     try:
-        while True:
-            try:
-                os.link(temp, lock)  # atomic: the lock never exists without its holder
-                break
-            except FileExistsError:
-                if _stale(lock):
-                    log.warning("overriding stale lock %s", lock)
-                    try:
-                        os.unlink(lock)
-                    except FileNotFoundError:
-                        pass
-                    continue
-                if time.monotonic() > deadline:
-                    raise UidlistLockTimeout(f"Timeout while waiting for lock {lock}") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
+        os.write(fd, f"{os.getpid()}:{socket.gethostname()}".encode("ascii", "replace"))
     finally:
-        os.unlink(temp)
+        os.close(fd)
     _held[lock] = 1
     try:
         yield
