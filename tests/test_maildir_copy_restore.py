@@ -222,3 +222,41 @@ def ours_see_inbox(maildir: Path) -> dict[int, frozenset[str]]:
         text = b"".join(_ok(imap.command("UID FETCH 1:* (FLAGS)"))).decode()
         imap.logout()
     return {int(u): frozenset() for u in re.findall(r"UID (\d+)", text)}
+
+
+def test_a_stale_index_beside_newer_files_takes_the_uidlist(top: Path) -> None:
+    """An index restored from an older backup (or a copy of a live WAL index that missed
+    its last commits) beside newer mail: the uidlist's UIDs and modseq floor win."""
+    maildir = top / "Maildir"
+    store = open_maildir(str(maildir))
+    for _ in range(3):
+        store.append("INBOX", MSG, frozenset({"\\Seen"}), None)
+    store.close()
+    old_index = top / "old-index"
+    old_index.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        if (maildir / (INDEX + suffix)).exists():
+            shutil.copy2(maildir / (INDEX + suffix), old_index / (INDEX + suffix))
+    store = open_maildir(str(maildir))
+    box = store.open_mailbox("INBOX", readonly=False)
+    box.sync()
+    box.store_flags([2], "add", frozenset({"\\Deleted"}))
+    box.expunge()
+    for _ in range(2):
+        store.append("INBOX", MSG, frozenset({"later"}), None)
+    want = store.open_mailbox("INBOX", readonly=True).sync()
+    store.close()
+    copy = top / "restored"
+    subprocess.run(["cp", "-a", str(maildir), str(copy)], check=True)
+    for suffix in ("", "-wal", "-shm"):
+        (copy / (INDEX + suffix)).unlink(missing_ok=True)
+        if (old_index / (INDEX + suffix)).exists():
+            shutil.copy2(old_index / (INDEX + suffix), copy / (INDEX + suffix))
+    store = open_maildir(str(copy), create=False)
+    got = store.open_mailbox("INBOX", readonly=True).sync()
+    store.close()
+    assert got.uidvalidity == want.uidvalidity
+    assert {r.uid: r.flags for r in got.changed} == {r.uid: r.flags for r in want.changed}
+    assert sorted(r.uid for r in got.changed) == [1, 3, 4, 5]
+    assert got.uidnext == want.uidnext
+    assert got.highest_modseq >= want.highest_modseq
