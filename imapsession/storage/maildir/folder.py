@@ -140,6 +140,7 @@ class Folder:
         row = self.row()
         if row is not None and self.fresh(row) and current(row, load(self.path)):
             return row
+        self._dir_stats()  # NoSuchMailbox, by name, when the folder went
         with self.locked():
             cur, _ = self._dir_stats()
             found = load(self.path)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from imapsession.storage.base import StorageError
+from imapsession.storage.base import NoSuchMailbox, StorageError
 from imapsession.storage.modes import Modes
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def uidlist_locked(uidlist_path: str, modes: Modes,
         try:
             fd = modes.open(lock)  # O_EXCL, as Dovecot's dotlock_use_excl
             break
+        except FileNotFoundError:  # the folder went (DELETE or RENAME elsewhere)
+            raise NoSuchMailbox(f"Mailbox doesn't exist: {os.path.dirname(lock)}") from None
         except FileExistsError:
             if _stale(lock):
                 log.warning("overriding stale lock %s", lock)
