@@ -260,3 +260,51 @@ def test_a_stale_index_beside_newer_files_takes_the_uidlist(top: Path) -> None:
     assert sorted(r.uid for r in got.changed) == [1, 3, 4, 5]
     assert got.uidnext == want.uidnext
     assert got.highest_modseq >= want.highest_modseq
+
+
+@pytest.mark.dovecot
+@pytest.mark.skipif(not dovecot_available(), reason="Dovecot's imap is not installed")
+def test_dovecot_and_we_appending_at_once_never_share_a_uid(top: Path) -> None:
+    """Both servers on one maildir at the same time (as one user): one allocator."""
+    import threading
+
+    from tests.imapproc import ours_argv, ours_env, spawn
+
+    home = top / "home"
+    maildir = home / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    os.chmod(home, 0o755)
+    argv = ours_argv()
+    if running_as_root():  # both as nobody, so each can write what the other made
+        _chown(home, NOBODY)
+        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                *[a for a in argv if a != "--allow-root"]]
+    ours = spawn(argv, ours_env(str(home), str(maildir)), cwd=str(home), home=str(home),
+                 maildir=str(maildir), cleanup=[])
+    theirs = spawn_dovecot(str(maildir), copy=False)
+    given: dict[str, list[int]] = {"ours": [], "dovecot": []}
+
+    def appends(name: str, imap) -> None:
+        for _ in range(15):
+            text = b"".join(_ok(imap.command("APPEND INBOX ()", [MSG]))).decode()
+            given[name] += [int(u) for u in re.findall(r"APPENDUID \d+ (\d+)", text)]
+
+    try:
+        workers = [threading.Thread(target=appends, args=(n, p))
+                   for n, p in (("ours", ours), ("dovecot", theirs))]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        seen_by = {}
+        for name, imap in (("ours", ours), ("dovecot", theirs)):
+            _ok(imap.command("SELECT INBOX"))
+            text = b"".join(_ok(imap.command("UID FETCH 1:* (UID)"))).decode()
+            seen_by[name] = sorted(int(u) for u in re.findall(r"UID (\d+)", text))
+    finally:
+        ours.logout()
+        theirs.logout()
+    everything = given["ours"] + given["dovecot"]
+    assert len(everything) == 30 and len(set(everything)) == 30, given
+    assert seen_by["ours"] == seen_by["dovecot"] == sorted(everything)
