@@ -1,11 +1,13 @@
 """Dovecot's ``dovecot-uidlist``, adopted on a first open, and our UIDVALIDITY marker.
 
 A maildir Dovecot kept opens with Dovecot's UIDVALIDITY and UIDs (from
-``dovecot-uidlist``) the first time we ever index it. A marker file
-(``imapsession.uidvalidity``, holding the last UIDVALIDITY given out, like
-Dovecot's ``dovecot-uidvalidity``) tells a first open from a lost index: after a
-loss the index is rebuilt with a fresh, strictly greater UIDVALIDITY (flags and
-keywords live in the file names, so nothing else is lost).
+``dovecot-uidlist``) the first time we ever index it; from then on we keep that
+file current ourselves (``uidlist_file.py``), and a lost index is rebuilt from it.
+A marker file (``imapsession.uidvalidity``, holding the last UIDVALIDITY given
+out, like Dovecot's ``dovecot-uidvalidity``) tells a first open from a lost
+index, so that a uidlist only Dovecot wrote, found beside a lost index of ours
+(it may predate UIDs we gave), is not adopted: that folder gets a fresh, strictly
+greater UIDVALIDITY instead.
 """
 
 from __future__ import annotations
