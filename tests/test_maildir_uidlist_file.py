@@ -95,3 +95,13 @@ def test_a_stale_lock_is_overridden(tmp_path: Path, content: str, age: int) -> N
     with uidlist_locked(str(tmp_path / "dovecot-uidlist"), Modes.private(), wait=0.3):
         assert lock.read_text() == f"{os.getpid()}:{os.uname().nodename}"
     assert not lock.exists()
+
+
+def test_a_line_lost_in_a_crash_comes_back_from_the_index(folder: Path) -> None:
+    path = folder / "dovecot-uidlist"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]))  # UID 3's line never reached the disk
+    store = open_maildir(str(folder))
+    store.append("INBOX", MSG, frozenset(), None)
+    store.close()
+    assert sorted(read_dovecot_uidlist(str(folder))[2].values()) == [1, 2, 3, 4]

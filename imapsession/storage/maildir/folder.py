@@ -230,7 +230,9 @@ class Folder:
                 known = found.records
                 append(self.path, found,
                        [(uid, base) for uid, base in added if known.get(base, (0,))[0] != uid])
-                return
+                if found.next_uid() >= row[2]:
+                    return
+                # the index gave UIDs the file lacks (a line lost in a crash): write it whole
             self._rewrite(db, row, found)
 
     def _rewrite(self, db: sqlite3.Connection, row: tuple, found: Uidlist | None) -> None:

@@ -114,6 +114,15 @@ def load(folder: str) -> Uidlist | None:
     read from where that read ended; a replaced one (rename: a new inode) whole.
     """
     path = os.path.join(folder, UIDLIST_FILE)
+    known = _cache.get(path)
+    if known is not None:  # one stat, no open, when nothing changed (every APPEND asks)
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and (known.ino, known.size, known.mtime_ns) == (
+                st.st_ino, st.st_size, st.st_mtime_ns):
+            return known
     try:
         handle = open(path, "rb")
     except OSError:
@@ -121,10 +130,6 @@ def load(folder: str) -> Uidlist | None:
         return None
     with handle:
         st = os.fstat(handle.fileno())
-        known = _cache.get(path)
-        if known is not None and (known.ino, known.size, known.mtime_ns) == (
-                st.st_ino, st.st_size, st.st_mtime_ns):
-            return known
         if known is not None and known.ino == st.st_ino and st.st_size > known.size \
                 and handle.read(len(known.header)) == known.header:
             handle.seek(known.size)
