@@ -101,8 +101,9 @@ def save_message(
         with store.index.write() as db, folder.locked():
             row = folder.row()
             found = folder.uidlist(row) if row is not None else None
-            if row is None or found is None or found.next_uid() > row[2]:
-                row = folder.ensure(db, move_new=False)  # new, copied, or Dovecot gave UIDs
+            if row is None or found is None or found.next_uid() != row[2]:
+                # new, copied, Dovecot gave UIDs, or the file lost a line: scan and settle
+                row = folder.ensure(db, move_new=False)
             folder.keywords.ensure(sorted(f for f in wanted if f not in SYSTEM_FLAGS))
             wanted = frozenset(
                 f if f in SYSTEM_FLAGS else folder.keywords.spelling(f) for f in wanted
