@@ -26,49 +26,15 @@ from imapsession.storage.flags import flags_to_text
 from imapsession.storage.index import Index
 from imapsession.storage.maildir.filenames import split_name
 from imapsession.storage.maildir.keywords import Keywords
+from imapsession.storage.maildir.record import current, holds, same_folder, settle
 from imapsession.storage.maildir.uidlist import last_uidvalidity, remember_uidvalidity
-from imapsession.storage.maildir.uidlist_file import UIDLIST_FILE, Uidlist, append, load, rewrite
+from imapsession.storage.maildir.uidlist_file import UIDLIST_FILE, Uidlist, load
 from imapsession.storage.maildir.uidlist_lock import uidlist_locked
 from imapsession.storage.modes import Modes
 from imapsession.storage.rows import drop_mailbox_rows, mailbox_row
 from imapsession.storage.spool import sweep
 
 _DIRTY_SECONDS = 2.0
-MODSEQ_RESERVE = 1000  # the uidlist's modseq floor runs this far ahead of the index
-
-
-def current(row: tuple, found: Uidlist | None, slack: int = 0) -> bool:
-    """True when the uidlist is ours, this row's, and needs no write for it.
-
-    ``slack``: UIDs the caller just gave and will append, so the file may lag that many.
-    """
-    return (found is not None and found.floor is not None and found.uidvalidity == row[1]
-            and found.next_uid() + slack >= row[2] and found.next_uid() <= row[2]
-            and row[3] <= found.floor)
-
-
-def same_folder(row: tuple, found: Uidlist | None, cur_ino: int) -> bool:
-    """Whether an index row is the folder now on disk at its name.
-
-    The uidlist's UIDVALIDITY says so, whatever the inode (a copy, a restore). Without
-    a uidlist of ours, the cur/ inode decides, as before uidlists were written.
-    """
-    if found is not None and found.uidvalidity == row[1]:
-        return True
-    if found is not None and found.floor is not None:
-        return False
-    return row[5] == cur_ino
-
-
-def _holds(path: str, uidvalidity: int, cur_ino: int) -> bool:
-    """Whether the folder at ``path`` is the one with that UIDVALIDITY (or cur/ inode)."""
-    found = load(path)
-    if found is not None:
-        return found.uidvalidity == uidvalidity
-    try:
-        return os.stat(os.path.join(path, "cur")).st_ino == cur_ino
-    except (FileNotFoundError, NotADirectoryError):
-        return False
 
 
 class FolderOwner(Protocol):
@@ -203,54 +169,18 @@ class Folder:
                 there = names.folder_path(self.store.root, name)
             except StorageError:  # a name no folder can have: not ours to take
                 continue
-            if not _holds(there, uidvalidity, cur_ino):
+            if not holds(there, uidvalidity, cur_ino):
                 db.execute("UPDATE mailbox SET name = ? WHERE id = ?", (self.name, box_id))
                 return self.row()
         return None
 
     def settle(self, db: sqlite3.Connection, added: list[tuple[int, str]],
                *, removed: bool = False) -> None:
-        """Bring ``dovecot-uidlist`` in line with the index before the transaction commits.
-
-        New UIDs are appended as lines; a rewrite happens only when messages went
-        (``removed``), the file is not ours or not this row's, or the highest modseq
-        passed the floor the file keeps (the new floor is ``MODSEQ_RESERVE`` ahead,
-        so STOREs rewrite the file once per that many changes).
-        """
+        """Bring ``dovecot-uidlist`` in line with the index before the transaction commits
+        (``record.settle``: appended lines, or a rewrite when messages went)."""
         row = self.row()
-        if row is None:
-            return
-        found = load(self.path)
-        if not removed and current(row, found, slack=len(added)) and not added:
-            return
-        with self.locked():
-            found = self.uidlist(row)
-            if (not removed and found is not None and found.floor is not None
-                    and row[3] <= found.floor):
-                known = found.records
-                append(self.path, found,
-                       [(uid, base) for uid, base in added if known.get(base, (0,))[0] != uid])
-                if found.next_uid() >= row[2]:
-                    return
-                # the index gave UIDs the file lacks (a line lost in a crash): write it whole
-            self._rewrite(db, row, found)
-
-    def _rewrite(self, db: sqlite3.Connection, row: tuple, found: Uidlist | None) -> None:
-        """The whole uidlist from the index, keeping lines another server added since."""
-        old = found.records if found is not None else {}
-        records = {
-            base: (uid, old[base][1] if base in old and old[base][0] == uid else "")
-            for uid, base in db.execute("SELECT uid, base FROM message WHERE mailbox_id = ?",
-                                        (row[0],))
-        }
-        for base, (uid, ext) in old.items():
-            if uid >= row[2] and base not in records:  # numbered by Dovecot, not seen yet
-                records[base] = (uid, ext)
-        state = Uidlist(3, row[1], row[2], guid=found.guid if found else "",
-                        floor=row[3] + MODSEQ_RESERVE,
-                        extra=found.extra if found else [], records=records)
-        state.last_uid = max((uid for uid, _ in records.values()), default=0)
-        rewrite(self.path, state, self.store.modes)
+        if row is not None:
+            settle(db, self.path, self.store.modes, row, added, removed=removed)
 
     # directory scan ----------------------------------------------------------------
 
