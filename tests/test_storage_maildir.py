@@ -314,7 +314,10 @@ def test_lost_or_corrupt_index_rebuilds_without_losing_mail(root: Path, damage: 
         (root / "imapsession.index.sqlite").write_bytes(b"this is not a database" * 100)
     store = reopen(root)
     new = store.open_mailbox("INBOX", readonly=False).sync()
-    assert new.uidvalidity > old.uidvalidity
+    # rebuilt from dovecot-uidlist: same UIDVALIDITY and UIDs, modseqs past the old ones
+    assert new.uidvalidity == old.uidvalidity
+    assert [r.uid for r in new.changed] == [r.uid for r in old.changed]
+    assert new.highest_modseq > old.highest_modseq
     assert sorted(sorted(r.flags) for r in new.changed) == sorted(sorted(r.flags) for r in old.changed)
     sub = store.open_mailbox("sub", readonly=True).sync()
     assert [r.flags for r in sub.changed] == [frozenset({"gamma"})]
@@ -678,6 +681,13 @@ def test_lost_index_never_reuses_a_uidvalidity(root: Path) -> None:
     old = [store.status(f"m{i}").uidvalidity for i in range(5)]
     store.close()
     os.unlink(root / "imapsession.index.sqlite")
+    store = open_maildir(str(root))
+    new = [store.status(f"m{i}").uidvalidity for i in range(5)]
+    assert new == old  # each folder's dovecot-uidlist keeps its UIDVALIDITY
+    store.close()
+    os.unlink(root / "imapsession.index.sqlite")
+    for i in range(5):  # and without it too, a lost index never repeats a value
+        os.unlink(root / f".m{i}" / "dovecot-uidlist")
     store = open_maildir(str(root))
     new = [store.status(f"m{i}").uidvalidity for i in range(5)]
     assert min(new) > max(old)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable
 from typing import BinaryIO
 
@@ -245,6 +246,7 @@ class MaildirMailbox(Mailbox):
                 done.append(MessageRecord(uid, new, modseq))
             if bumped:
                 db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?", (modseq, box_id))
+                folder.settle(db, [])  # the modseq floor the uidlist keeps
         return done, failed
 
     def _rename(self, filename: str, target: str, base: str) -> str | None:
@@ -278,25 +280,45 @@ class MaildirMailbox(Mailbox):
             if uids is not None:
                 limit = set(uids)
                 chosen = [uid for uid in chosen if uid in limit]
-            return remove_messages(db, self._folder, row, chosen)
+            removed = remove_messages(db, self._folder, row, chosen)
+            if removed:
+                self._folder.settle(db, [], removed=True)
+            return removed
 
     def copy_to(self, uids: Iterable[int], target: str) -> CopyResult:
-        with self._store.index.write() as db:
+        dest = self._store.existing_folder(target)
+        with self._store.index.write() as db, dest.locked():
             result = copy_messages(db, self._folder, uids, target, readonly=self.readonly)
+            _record_copies(db, dest, result)
         return _or_gone(result)
 
     def move_to(self, uids: Iterable[int], target: str) -> CopyResult:
         self._writable()
-        with self._store.index.write() as db:
+        dest = self._store.existing_folder(target)
+        with self._store.index.write() as db, dest.locked():
             result = copy_messages(db, self._folder, uids, target, readonly=self.readonly)
+            _record_copies(db, dest, result)
             if result is not None:
                 row = self._folder.row()
                 assert row is not None
-                remove_messages(db, self._folder, row, list(result.source_uids))
+                if remove_messages(db, self._folder, row, list(result.source_uids)):
+                    self._folder.settle(db, [], removed=True)
         return _or_gone(result)
 
     def close(self) -> None:
         self._flush_cache()
+
+
+def _record_copies(db: sqlite3.Connection, dest: Folder, result: CopyResult | None) -> None:
+    """The UIDs a COPY or MOVE gave in ``dest``, appended to its uidlist (in the txn)."""
+    if result is None or not result.target_uids:
+        return
+    row = dest.row()
+    assert row is not None
+    low, high = min(result.target_uids), max(result.target_uids)
+    dest.settle(db, list(db.execute(
+        "SELECT uid, base FROM message WHERE mailbox_id = ? AND uid BETWEEN ? AND ?"
+        " ORDER BY uid", (row[0], low, high))))
 
 
 def _or_gone(result: CopyResult | None) -> CopyResult:

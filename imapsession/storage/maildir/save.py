@@ -99,9 +99,11 @@ def save_message(
             os.utime(path, (stamp, stamp))
         st = os.stat(path)
         stem = size_stem(spool.size, spool.vsize)
-        with store.index.write() as db:
+        with store.index.write() as db, folder.locked():
             row = folder.row()
-            if row is None or row[5] != os.stat(os.path.join(folder.path, "cur")).st_ino:
+            found = folder.uidlist(row) if row is not None else None
+            if row is None or found is None or found.next_uid() != row[2]:
+                # new, copied, Dovecot gave UIDs, or the file lost a line: scan and settle
                 row = folder.ensure(db, move_new=False)
             folder.keywords.ensure(sorted(f for f in wanted if f not in SYSTEM_FLAGS))
             wanted = frozenset(
@@ -133,6 +135,7 @@ def save_message(
                 "UPDATE mailbox SET uidnext = ?, highest_modseq = ? WHERE id = ?",
                 (uid + 1, modseq, row[0]),
             )
+            folder.settle(db, [(uid, final.split("/", 1)[1].partition(":")[0])])
         fsync_dir(os.path.dirname(os.path.join(folder.path, final)))
         return AppendResult(row[1], uid)
     finally:
