@@ -52,7 +52,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import attrs
@@ -118,6 +118,9 @@ class Index:
         self.migrations = tuple(migrations)
         self.version = check_order(self.migrations)
         self.fresh = False  # True when this open created the database
+        # run first in every write transaction: a backend finishes or undoes there what
+        # a killed writer left half-done (an intent record), before anything else looks
+        self.on_lock: Callable[[sqlite3.Connection], None] | None = None
         self.db = self._open_checked()
 
     def _open_checked(self) -> sqlite3.Connection:
@@ -262,9 +265,12 @@ class Index:
             return
         db.execute("BEGIN IMMEDIATE")
         try:
+            if self.on_lock is not None:
+                self.on_lock(db)
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 

@@ -288,11 +288,8 @@ class MaildirMailbox(Mailbox):
     def move_to(self, uids: Iterable[int], target: str) -> CopyResult:
         self._writable()
         with self._store.index.write() as db:
-            result = copy_messages(db, self._folder, uids, target, readonly=self.readonly)
-            if result is not None:
-                row = self._folder.row()
-                assert row is not None
-                remove_messages(db, self._folder, row, list(result.source_uids))
+            result = copy_messages(db, self._folder, uids, target, readonly=self.readonly,
+                                   move=True)
         return _or_gone(result)
 
     def close(self) -> None:
