@@ -49,6 +49,8 @@ def remove_messages(
         removed.append(uid)
     if removed:
         db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?", (modseq, box_id))
+        for sub in ("cur", "new"):  # durable before the commit: an unlink lost to a power
+            fsync_dir(os.path.join(folder.path, sub))  # cut would bring the mail back
     return removed
 
 
@@ -94,7 +96,6 @@ def copy_messages(
             row = folder.row()
             assert row is not None
             remove_messages(db, folder, row, source_uids)
-            fsync_dir(os.path.join(folder.path, "cur"))
         fsync_dir(os.path.join(dest.path, "cur"))
     except BaseException:
         if entries:  # undone now, as recovery would (the rows roll back with the caller)

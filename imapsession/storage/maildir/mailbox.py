@@ -29,6 +29,7 @@ from imapsession.storage.flags import check_flags, flags_from_text, flags_to_tex
 from imapsession.storage.maildir.copy import copy_messages, remove_messages
 from imapsession.storage.maildir.filenames import split_name, vsize_from_base
 from imapsession.storage.maildir.folder import Folder
+from imapsession.storage.maildir.save import fsync_dir
 from imapsession.storage.meta import crlf_size, datetime_from_ns
 
 _CACHE_FLUSH = 256
@@ -245,6 +246,9 @@ class MaildirMailbox(Mailbox):
                 done.append(MessageRecord(uid, new, modseq))
             if bumped:
                 db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?", (modseq, box_id))
+                # the renames durable before the commit: one lost to a power cut would
+                # take the flags back at the next scan
+                fsync_dir(os.path.join(folder.path, "cur"))
         return done, failed
 
     def _rename(self, filename: str, target: str, base: str) -> str | None:
