@@ -217,6 +217,7 @@ class MaildirStore(SubscribedStore, MailStore):
 
     def open_mailbox(self, name: str, readonly: bool) -> Mailbox:
         folder = self.existing_folder(name)
+        _ = self.index  # opening it finishes a killed COPY/MOVE first: tidy() sweeps tmp/
         folder.tidy()
         return MaildirMailbox(folder, readonly)
 
