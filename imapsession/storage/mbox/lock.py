@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from imapsession.storage.base import MailboxInUse
-from imapsession.storage.modes import Modes
+from imapsession.storage.modes import UNNAMED_UNSUPPORTED, Modes
 
 LOCK_TIMEOUT = float(os.environ.get("IMAPSESSION_MBOX_LOCK_TIMEOUT", "10"))
 STALE_SECONDS = 120.0
@@ -101,12 +101,15 @@ def _stale(lock: str, mbox: str) -> bool:
 
 def break_dead_lock(path: str) -> bool:
     """Remove ``path.lock`` when the process it names on this host is dead (a reader's
-    check: a killed writer's lock must not hold up MDAs until our next writer).
+    check: a killed writer's lock must not hold up MDAs until our next writer), and a
+    temp file a killed locker left beside it.
 
     The lock is looked at again before the unlink: one replaced meanwhile (another
     inode) is a live writer's and stays. True when it was removed.
     """
     lock = path + ".lock"
+    if os.path.lexists(_temp_path(lock)):
+        _clear_temp(_temp_path(lock))
     got = _read_lock(lock)
     if got is None or not _dead(_holder(got[0])):
         return False
@@ -128,8 +131,8 @@ def _dotlock(path: str, deadline: float, modes: Modes) -> str | None:
     lock = path + ".lock"
     while True:
         try:
-            fd = modes.open(lock)
-        except FileExistsError:
+            if _try_create(lock, modes):
+                return lock
             if _stale(lock, path):
                 try:
                     os.unlink(lock)
@@ -144,15 +147,94 @@ def _dotlock(path: str, deadline: float, modes: Modes) -> str | None:
                         "cannot create %s (%s): using fcntl locking only", lock, exc.strerror)
                 return None
             raise
-        else:
-            try:
-                os.write(fd, lock_content())
-            finally:
-                os.close(fd)
-            return lock
         if time.monotonic() >= deadline:
             raise MailboxInUse(f"Timeout while waiting for the lock on {os.path.basename(path)}")
         time.sleep(_POLL)
+
+
+def _try_create(lock: str, modes: Modes) -> bool:
+    """Create ``lock`` already holding ``PID:HOST``; False when it exists (or another
+    process of ours is creating it this instant).
+
+    The content goes into an unnamed file first (``Modes.create_whole``), or where
+    there are none into a temp file, then is hard-linked as the lock (as Dovecot
+    does): created empty and written after, a kill in between would leave an empty
+    lock that no MDA can tell is dead, so it would wait minutes.
+    """
+    temp = _temp_path(lock)
+    if os.path.lexists(temp):  # left by a kill where O_TMPFILE was missing
+        _clear_temp(temp)
+    try:
+        return modes.create_whole(lock, lock_content())
+    except OSError as exc:
+        if exc.errno not in UNNAMED_UNSUPPORTED:
+            raise
+    fd = _open_temp(temp, modes)  # no O_TMPFILE here: a named temp file, cleared if left
+    if fd is None:
+        return False
+    try:
+        try:
+            os.write(fd, lock_content())
+        finally:
+            os.close(fd)
+        try:
+            os.link(temp, lock)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                raise
+            return _create_in_place(lock, modes)  # a file system without hard links
+        return True
+    finally:
+        _unlink(temp)
+
+
+def _temp_path(lock: str) -> str:
+    return os.path.join(os.path.dirname(lock), f".{os.path.basename(lock)}.tmp")
+
+
+def _open_temp(temp: str, modes: Modes) -> int | None:
+    """The temp file of a lock being made, or None while a live process of ours has it."""
+    for _ in range(2):
+        try:
+            return modes.open(temp)
+        except FileExistsError:
+            if not _clear_temp(temp):
+                return None
+    return None
+
+
+def _clear_temp(temp: str) -> bool:
+    """Remove a lock's temp file a killed process left; True when none is there now.
+
+    Only we make it and only for an instant, so one naming a dead pid, or left empty
+    for seconds, is a kill's leftover (looked at again before the unlink)."""
+    got = _read_lock(temp)
+    if got is None:
+        return not os.path.lexists(temp)
+    text, st = got
+    if not (_dead(_holder(text)) or (not text and time.time() - st.st_mtime > 5)):
+        return False
+    try:
+        again = os.lstat(temp)
+        if (again.st_ino, again.st_dev) == (st.st_ino, st.st_dev):
+            os.unlink(temp)
+    except FileNotFoundError:
+        pass
+    return True
+
+
+def _create_in_place(lock: str, modes: Modes) -> bool:
+    try:
+        fd = modes.open(lock)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, lock_content())
+    finally:
+        os.close(fd)
+    return True
 
 
 def _fcntl(fd: int, kind: int, until: float) -> bool:
