@@ -96,3 +96,16 @@ def test_a_record_left_after_the_commit_is_finished_not_undone(world, monkeypatc
         assert again.status("INBOX").messages == 1
     finally:
         again.close()
+
+
+def test_a_record_killed_while_being_written_is_removed_on_open(world):
+    root, store = world
+    store.close()
+    partial = root / f"{INTENT_NAME}.tmp"
+    partial.write_text('{"dest": ')
+    again = open_maildir(str(root))
+    try:
+        again.status("INBOX")
+        assert not partial.exists()
+    finally:
+        again.close()

@@ -149,9 +149,10 @@ class Modes:
             return False
         return True
 
-    def replace(self, path: str, data: bytes, *, sync: bool = True) -> None:
-        """Write ``path`` atomically: a new file beside it, fsynced, renamed over it."""
-        tmp = f"{path}.{os.getpid()}.tmp"
+    def replace(self, path: str, data: bytes, *, sync: bool = True, tmp: str | None = None) -> None:
+        """Write ``path`` atomically: a new file beside it (``tmp``, by default one named
+        after our pid), fsynced, renamed over it."""
+        tmp = tmp or f"{path}.{os.getpid()}.tmp"
         fd = self.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             view = memoryview(data)

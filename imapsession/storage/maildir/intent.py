@@ -38,7 +38,7 @@ def intent_path(root: str) -> str:
 def write_intent(root: str, modes: Modes, record: dict) -> None:
     """Durably record ``record`` (dest folder, dest id, entries: source, tmp, final, uid)."""
     path = intent_path(root)
-    modes.replace(path, json.dumps(record).encode())
+    modes.replace(path, json.dumps(record).encode(), tmp=path + ".tmp")
     fsync_dir(root)
 
 
@@ -48,6 +48,11 @@ def clear_intent(root: str) -> None:
         os.unlink(intent_path(root))
     except FileNotFoundError:
         pass
+
+
+def clear_partial(root: str) -> None:
+    """Remove the temp file of a record whose writer was killed; call under the lock."""
+    _unlink(intent_path(root) + ".tmp")
 
 
 def _read(root: str) -> dict | None:

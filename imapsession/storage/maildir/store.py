@@ -27,7 +27,7 @@ from imapsession.storage.base import (
 )
 from imapsession.storage.index import Index
 from imapsession.storage.maildir.folder import Folder
-from imapsession.storage.maildir.intent import intent_path, recover
+from imapsession.storage.maildir.intent import clear_partial, intent_path, recover
 from imapsession.storage.maildir.mailbox import MaildirMailbox
 from imapsession.storage.maildir.save import save_message
 from imapsession.storage.maildir.uidlist import MARKER_NAME
@@ -66,9 +66,10 @@ class MaildirStore(SubscribedStore, MailStore):
             self.dovecot_import = index.get_meta("dovecot_import") == "1"
             index.on_lock = self._recover
             self._index = index
-            if os.path.exists(intent_path(self.root)):
+            intent = intent_path(self.root)
+            if os.path.exists(intent) or os.path.exists(intent + ".tmp"):
                 with index.write():  # a COPY/MOVE a killed session left, before any sweep
-                    pass
+                    clear_partial(self.root)
         return self._index
 
     def _recover(self, db: sqlite3.Connection) -> None:

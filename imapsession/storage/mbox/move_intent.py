@@ -55,8 +55,17 @@ def write_intent(state_dir: str, modes: Modes, source: str, uids: list[int], des
                  old: int, end: int, crc: int) -> None:
     """Durably record a MOVE about to append ``[old, end)`` (CRC ``crc``) to ``dest``."""
     record = {"source": source, "uids": uids, "dest": dest, "old": old, "end": end, "crc": crc}
-    modes.replace(intent_path(state_dir), json.dumps(record).encode())
+    modes.replace(intent_path(state_dir), json.dumps(record).encode(),
+                  tmp=intent_path(state_dir) + ".tmp")
     journal.fsync_dir(intent_path(state_dir))
+
+
+def clear_partial(state_dir: str) -> None:
+    """Remove the temp file of a record whose writer was killed; call under the lock."""
+    try:
+        os.unlink(intent_path(state_dir) + ".tmp")
+    except FileNotFoundError:
+        pass
 
 
 def clear_intent(state_dir: str) -> None:

@@ -36,7 +36,7 @@ from imapsession.storage.mbox.folder import (
     Folder,
 )
 from imapsession.storage.mbox.mailbox import MboxMailbox
-from imapsession.storage.mbox.move_intent import intent_path
+from imapsession.storage.mbox.move_intent import clear_partial, intent_path
 from imapsession.storage.mbox.move_intent import recover as recover_move
 from imapsession.storage.mbox.save import append_messages
 from imapsession.storage.modes import Modes
@@ -99,9 +99,10 @@ class MboxStore(SubscribedStore, MailStore):
                         db.execute(statement)
             index.on_lock = self._recover
             self._index = index
-            if os.path.exists(intent_path(self.state_dir)):
+            intent = intent_path(self.state_dir)
+            if os.path.exists(intent) or os.path.exists(intent + ".tmp"):
                 with index.write():  # a MOVE a killed session left, before anyone reads
-                    pass
+                    clear_partial(self.state_dir)
         return self._index
 
     def _recover(self, db: sqlite3.Connection) -> None:
