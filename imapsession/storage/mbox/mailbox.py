@@ -6,6 +6,7 @@ import io
 import os
 import sqlite3
 from collections.abc import Iterable
+from functools import partial
 from typing import BinaryIO
 
 import imapsession.storage.mbox.format as fmt
@@ -283,7 +284,9 @@ class MboxMailbox(Mailbox):
         """All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): every source is read, inside the
         write transaction, before the target is touched; one gone copies none. The
         ``MessageGone`` is raised after the transaction commits what following a rewrite
-        changed, so the index keeps agreeing with the file."""
+        changed, so the index keeps agreeing with the file. A MOVE's copies are announced
+        by an intent record first, so that a kill between the two files is completed
+        (``move_intent``)."""
         dest = self._store.existing_folder(target)
         with self._store.index.write() as db:
             row = self._row()
@@ -298,9 +301,8 @@ class MboxMailbox(Mailbox):
                 result = CopyResult(dest_row[UIDVALIDITY], (), ())
             else:
                 state = self._store.state_dir
-                record = (lambda old, end, crc: write_intent(
-                    state, self._store.modes, self.name, sources, dest.name, old, end, crc)
-                ) if move else None
+                record = partial(write_intent, state, self._store.modes, self.name, sources,
+                                 dest.name) if move else None
                 uidvalidity, new_uids = append_messages(dest, db, items, record)
                 if move:
                     with self._folder.open(write=True) as fd:
