@@ -121,7 +121,7 @@ def leftover_kind(path: str) -> str:
     name = Path(path).name
     if name.startswith("journal-"):
         return "journal"
-    if name.endswith(".lock"):
+    if name.endswith((".lock", ".lock.tmp")):  # the lock, or the temp file it is made from
         return "dot-lock"
     return "spool" if "imapsession-tmp" in path else "tmp/"
 
@@ -186,7 +186,7 @@ def leftovers(home: Path, backend: str) -> list[str]:
         if backend == "maildir" and len(parts) >= 2 and parts[-2] == "tmp":
             found.append(rel)
         elif backend == "mbox" and (parts[-1].startswith("journal-") or parts[-1].endswith(
-                ".lock") or "imapsession-tmp" in parts[:-1]):
+                (".lock", ".lock.tmp")) or "imapsession-tmp" in parts[:-1]):
             found.append(rel)
     return sorted(found)
 

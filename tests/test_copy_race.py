@@ -26,8 +26,8 @@ def test_source_unlinked_between_check_and_link(tmp_path: Path, monkeypatch, mov
     box.sync()
     real_link, calls = maildir_copy._link, []
 
-    def link_then_lose_the_next(src: str, dest: str, stem: str, letters, modes):
-        name = real_link(src, dest, stem, letters, modes)
+    def link_then_lose_the_next(src: str, tmp_dir: str, modes):
+        name = real_link(src, tmp_dir, modes)
         if not calls:  # after the first link, another program expunges the others' files
             cur = tmp_path / "Maildir" / "cur"
             for other in sorted(os.listdir(cur))[1:]:
@@ -39,6 +39,7 @@ def test_source_unlinked_between_check_and_link(tmp_path: Path, monkeypatch, mov
     with pytest.raises(base.MessageGone, match="no longer exist"):
         (box.move_to if move else box.copy_to)([1, 2, 3], "Dest")
     assert calls and os.listdir(tmp_path / "Maildir" / ".Dest" / "cur") == []
+    assert os.listdir(tmp_path / "Maildir" / ".Dest" / "tmp") == []  # the links made, gone
     assert store.status("Dest").messages == 0
     assert len(os.listdir(tmp_path / "Maildir" / "cur")) == 1
     box.close()

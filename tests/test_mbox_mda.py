@@ -12,7 +12,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,8 @@ from mbox_helpers import (
     spawn_dovecot_mbox,
     spawn_ours_mbox,
 )
+
+from imapproc import ImapEOF
 
 pytestmark = [
     pytest.mark.dovecot,
@@ -110,3 +115,43 @@ def test_deliveries_during_store_and_expunge_all_arrive_once(home: Path):
         dovecot.command("EXAMINE INBOX")
         assert _ids(dovecot) == ids
         dovecot.logout()
+
+
+def _kill_a_writer_holding_the_lock(home: Path) -> Path:
+    """A session of ours killed inside a STORE, with the dot-lock held; the lock it left."""
+    with spawn_ours_mbox(home, env_extra={"IMAPSESSION_MBOX_FAULT": "store-written"},
+                         timeout=60) as ours:
+        ours.command("SELECT INBOX")
+        with pytest.raises(ImapEOF):
+            ours.command("STORE 1 +FLAGS (\\Flagged)")
+        assert ours.wait() == -signal.SIGKILL
+    lock = home / "mail" / "inbox.lock"
+    assert lock.exists(), "the kill left no dot-lock: the test would show nothing"
+    return lock
+
+
+LDA_BOUND_S = 10.0  # Dovecot breaks a dead pid's PID:HOST lock once it is 2 s old
+
+
+def test_dovecot_lda_breaks_a_killed_sessions_lock_in_seconds(home: Path):
+    """Our lock holds PID:HOST as Dovecot's does: dovecot-lda sees the pid is dead and
+    breaks it at once (a bare pid would make it wait for its 120-second change timeout)."""
+    lock = _kill_a_writer_holding_the_lock(home)
+    assert re.fullmatch(rb"\d+:" + re.escape(socket.gethostname().encode()), lock.read_bytes())
+    started = time.monotonic()
+    lda_deliver(home, _message("after0"))
+    took = time.monotonic() - started
+    assert took < LDA_BOUND_S, f"dovecot-lda waited {took:.1f} s for a dead session's lock"
+    with spawn_ours_mbox(home, timeout=60) as ours:
+        ours.command("EXAMINE INBOX")
+        assert _ids(ours)[-1] == "after0"
+        ours.logout()
+
+
+def test_a_reading_session_breaks_a_killed_writers_lock(home: Path):
+    lock = _kill_a_writer_holding_the_lock(home)
+    with spawn_ours_mbox(home, timeout=60) as ours:
+        ours.command("EXAMINE INBOX")
+        assert len(_ids(ours)) == PRE  # a read: no write lock taken, no write made
+        assert not lock.exists()
+        ours.logout()

@@ -23,6 +23,7 @@ exist and that we own are tightened (never loosened) when a store opens them.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -31,6 +32,8 @@ import attrs
 
 log = logging.getLogger("imapsession.storage.modes")
 
+# what create_whole() raises where unnamed files or /proc/self/fd are missing
+UNNAMED_UNSUPPORTED = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT)
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 _warned: set[int] = set()
@@ -114,6 +117,30 @@ class Modes:
             raise
         return fd
 
+    def create_whole(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data``, whole or not at all; False when it exists.
+
+        Written to an unnamed file (``O_TMPFILE``) and linked into place, so that a kill
+        never leaves it empty or short (a dot-lock an MDA could not tell is dead).
+        Raises ``UNNAMED_UNSUPPORTED`` errors where the file system or /proc cannot.
+        """
+        fd = os.open(os.path.dirname(path) or ".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC,
+                     self.file)
+        try:
+            self._fix(fd, self.file)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            try:
+                # linkat(AT_SYMLINK_FOLLOW): a dir fd makes os.link use it; an absolute
+                # source path ignores which one
+                os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+            except FileExistsError:
+                return False
+        finally:
+            os.close(fd)
+        return True
+
     def create_empty(self, path: str) -> bool:
         """Create an empty file if it is missing; True when this call created it."""
         try:
@@ -122,9 +149,10 @@ class Modes:
             return False
         return True
 
-    def replace(self, path: str, data: bytes, *, sync: bool = True) -> None:
-        """Write ``path`` atomically: a new file beside it, fsynced, renamed over it."""
-        tmp = f"{path}.{os.getpid()}.tmp"
+    def replace(self, path: str, data: bytes, *, sync: bool = True, tmp: str | None = None) -> None:
+        """Write ``path`` atomically: a new file beside it (``tmp``, by default one named
+        after our pid), fsynced, renamed over it."""
+        tmp = tmp or f"{path}.{os.getpid()}.tmp"
         fd = self.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             view = memoryview(data)

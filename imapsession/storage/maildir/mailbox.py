@@ -30,6 +30,7 @@ from imapsession.storage.flags import check_flags, flags_from_text, flags_to_tex
 from imapsession.storage.maildir.copy import copy_messages, remove_messages
 from imapsession.storage.maildir.filenames import split_name, vsize_from_base
 from imapsession.storage.maildir.folder import Folder
+from imapsession.storage.maildir.save import fsync_dir
 from imapsession.storage.meta import crlf_size, datetime_from_ns
 
 _CACHE_FLUSH = 256
@@ -247,6 +248,9 @@ class MaildirMailbox(Mailbox):
             if bumped:
                 db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?", (modseq, box_id))
                 folder.settle(db, [])  # the modseq floor the uidlist keeps
+                # the renames durable before the commit: one lost to a power cut would
+                # take the flags back at the next scan
+                fsync_dir(os.path.join(folder.path, "cur"))
         return done, failed
 
     def _rename(self, filename: str, target: str, base: str) -> str | None:
@@ -296,13 +300,11 @@ class MaildirMailbox(Mailbox):
         self._writable()
         dest = self._store.existing_folder(target)
         with self._store.index.write() as db, dest.locked():
-            result = copy_messages(db, self._folder, uids, target, readonly=self.readonly)
+            result = copy_messages(db, self._folder, uids, target, readonly=self.readonly,
+                                   move=True)
             _record_copies(db, dest, result)
-            if result is not None:
-                row = self._folder.row()
-                assert row is not None
-                if remove_messages(db, self._folder, row, list(result.source_uids)):
-                    self._folder.settle(db, [], removed=True)
+            if result is not None and result.source_uids:
+                self._folder.settle(db, [], removed=True)
         return _or_gone(result)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ removing it; RENAME of INBOX moves its messages into the new folder.
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import datetime
 
 import imapsession.storage.names as names
@@ -26,6 +27,7 @@ from imapsession.storage.base import (
 )
 from imapsession.storage.index import Index
 from imapsession.storage.maildir.folder import Folder
+from imapsession.storage.maildir.intent import clear_partial, intent_path, recover
 from imapsession.storage.maildir.mailbox import MaildirMailbox
 from imapsession.storage.maildir.save import save_message
 from imapsession.storage.maildir.uidlist import MARKER_NAME
@@ -62,8 +64,18 @@ class MaildirStore(SubscribedStore, MailStore):
             for name in (MARKER_NAME, SUBSCRIPTIONS_FILE):
                 self.modes.tighten(os.path.join(self.root, name))
             self.dovecot_import = index.get_meta("dovecot_import") == "1"
+            index.on_lock = self._recover
             self._index = index
+            intent = intent_path(self.root)
+            if os.path.exists(intent) or os.path.exists(intent + ".tmp"):
+                with index.write():  # a COPY/MOVE a killed session left, before any sweep
+                    clear_partial(self.root)
         return self._index
+
+    def _recover(self, db: sqlite3.Connection) -> None:
+        """Finish or undo a COPY/MOVE a killed process left (one stat when there is none)."""
+        if os.path.exists(intent_path(self.root)):
+            recover(db, self.root, self.modes)
 
     # helpers --------------------------------------------------------------------------
 
@@ -206,6 +218,7 @@ class MaildirStore(SubscribedStore, MailStore):
 
     def open_mailbox(self, name: str, readonly: bool) -> Mailbox:
         folder = self.existing_folder(name)
+        _ = self.index  # opening it finishes a killed COPY/MOVE first: tidy() sweeps tmp/
         folder.tidy()
         return MaildirMailbox(folder, readonly)
 

@@ -6,6 +6,7 @@ import io
 import os
 import sqlite3
 from collections.abc import Iterable
+from functools import partial
 from typing import BinaryIO
 
 import imapsession.storage.mbox.format as fmt
@@ -28,9 +29,9 @@ from imapsession.storage.changes import (
     changes_since,
     claim_recent,
     save_snapshot,
-    write_tombstone,
 )
 from imapsession.storage.flags import check_flags, flags_from_text, flags_to_text, stored_flags
+from imapsession.storage.mbox.expunge import remove_uids
 from imapsession.storage.mbox.folder import (
     FIRST_RECENT,
     ID,
@@ -38,12 +39,12 @@ from imapsession.storage.mbox.folder import (
     MODSEQ,
     MTIME,
     SIZE,
-    SPAN_ROWS,
     UIDNEXT,
     UIDVALIDITY,
     Folder,
 )
 from imapsession.storage.mbox.lock import locked
+from imapsession.storage.mbox.move_intent import clear_intent, intent_path, write_intent
 from imapsession.storage.mbox.rewrite import reserved_block, rewrite_tail, update_base
 from imapsession.storage.mbox.save import append_messages
 from imapsession.storage.mbox.stream import MessageStream
@@ -75,7 +76,8 @@ class MboxMailbox(Mailbox):
                 raise NoSuchMailbox(f"Mailbox doesn't exist: {folder.name}") from None
             st = None
         if st is not None and folder.fresh(row, st) and not os.path.exists(
-                folder.journal_path(st)):
+                folder.journal_path(st)) and not os.path.exists(
+                intent_path(self._store.state_dir)):  # a MOVE to finish: under the lock
             return row  # type: ignore[return-value]
         with self._store.index.write() as db, folder.open(write=False) as fd:
             return folder.refresh(db, fd)
@@ -269,19 +271,7 @@ class MboxMailbox(Mailbox):
             return self._remove(db, fd, row, chosen)
 
     def _remove(self, db: sqlite3.Connection, fd: int, row: tuple, uids: list[int]) -> list[int]:
-        box_id = row[ID]
-        present = {uid for (uid,) in db.execute(
-            "SELECT uid FROM mbox_span WHERE mailbox_id = ?", (box_id,))}
-        removed = sorted(set(uids) & present)
-        if not removed:
-            return []
-        rewrite_tail(self._folder, db, fd, row, drop=set(removed), flags={}, start_uid=removed[0])
-        modseq = row[MODSEQ] + 1
-        for uid in removed:
-            write_tombstone(db, box_id, uid, modseq, SPAN_ROWS)
-        db.execute("UPDATE mailbox SET highest_modseq = ? WHERE id = ?", (modseq, box_id))
-        self._folder.stamp(db, fd, box_id)
-        return removed
+        return remove_uids(self._folder, db, fd, row, uids)
 
     def copy_to(self, uids: Iterable[int], target: str) -> CopyResult:
         return self._copy(uids, target, move=False)
@@ -294,7 +284,9 @@ class MboxMailbox(Mailbox):
         """All or nothing (RFC 3501 6.4.7, RFC 2180 4.4): every source is read, inside the
         write transaction, before the target is touched; one gone copies none. The
         ``MessageGone`` is raised after the transaction commits what following a rewrite
-        changed, so the index keeps agreeing with the file."""
+        changed, so the index keeps agreeing with the file. A MOVE's copies are announced
+        by an intent record first, so that a kill between the two files is completed
+        (``move_intent``)."""
         dest = self._store.existing_folder(target)
         with self._store.index.write() as db:
             row = self._row()
@@ -308,11 +300,15 @@ class MboxMailbox(Mailbox):
                         dest_row = dest.refresh(db, fd)
                 result = CopyResult(dest_row[UIDVALIDITY], (), ())
             else:
-                uidvalidity, new_uids = append_messages(dest, db, items)
+                state = self._store.state_dir
+                record = partial(write_intent, state, self._store.modes, self.name, sources,
+                                 dest.name) if move else None
+                uidvalidity, new_uids = append_messages(dest, db, items, record)
                 if move:
                     with self._folder.open(write=True) as fd:
                         row = self._folder.refresh(db, fd)
                         self._remove(db, fd, row, sources)
+                    clear_intent(state)  # both files final: the commit follows
                 result = CopyResult(uidvalidity, tuple(sources), tuple(new_uids))
         if result is None:
             raise MessageGone(GONE_TEXT)

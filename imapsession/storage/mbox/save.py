@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import zlib
+from collections.abc import Callable
 
 import imapsession.storage.mbox.append_journal as append_journal
 import imapsession.storage.mbox.format as fmt
@@ -51,8 +53,13 @@ def _write(jpath: str, fd: int, size: int, blob: bytes, modes: Modes) -> None:
 
 
 def append_messages(folder: Folder, db: sqlite3.Connection,
-                    items: list[tuple[bytes, frozenset[str], int | None]]) -> tuple[int, list[int]]:
-    """Append messages (raw bytes, flags, internal date ns) under lock; (uidvalidity, uids)."""
+                    items: list[tuple[bytes, frozenset[str], int | None]],
+                    before_write: Callable[[int, int, int], None] | None = None,
+                    ) -> tuple[int, list[int]]:
+    """Append messages (raw bytes, flags, internal date ns) under lock; (uidvalidity, uids).
+
+    ``before_write(old, end, crc)`` is told where the bytes will go before the first is
+    written (a MOVE records it, ``move_intent``)."""
     with folder.open(write=True) as fd:
         row = folder.refresh(db, fd)
         box_id = row[ID]
@@ -79,6 +86,8 @@ def append_messages(folder: Folder, db: sqlite3.Connection,
             uids.append(uid)
             uid += 1
         blob = b"".join(parts)
+        if before_write is not None:
+            before_write(size, size + len(blob), zlib.crc32(blob))
         _write(folder.journal_path(os.fstat(fd)), fd, size, blob, folder.store.modes)
         if size > 0:
             folder.set_uidnext_in_file(db, fd, box_id, uidnext)

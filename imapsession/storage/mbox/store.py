@@ -11,6 +11,7 @@ ROOT/.imap holds our index, journals and spool (next to Dovecot's own index) and
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import datetime
 
 import imapsession.storage.names as names
@@ -35,6 +36,8 @@ from imapsession.storage.mbox.folder import (
     Folder,
 )
 from imapsession.storage.mbox.mailbox import MboxMailbox
+from imapsession.storage.mbox.move_intent import clear_partial, intent_path
+from imapsession.storage.mbox.move_intent import recover as recover_move
 from imapsession.storage.mbox.save import append_messages
 from imapsession.storage.modes import Modes
 from imapsession.storage.rows import drop_mailbox_rows, status_of
@@ -94,8 +97,18 @@ class MboxStore(SubscribedStore, MailStore):
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+            index.on_lock = self._recover
             self._index = index
+            intent = intent_path(self.state_dir)
+            if os.path.exists(intent) or os.path.exists(intent + ".tmp"):
+                with index.write():  # a MOVE a killed session left, before anyone reads
+                    clear_partial(self.state_dir)
         return self._index
+
+    def _recover(self, db: sqlite3.Connection) -> None:
+        """Complete a MOVE a killed process left (one stat when there is none)."""
+        if os.path.exists(intent_path(self.state_dir)):
+            recover_move(self, db)
 
     # names -----------------------------------------------------------------------------
 
