@@ -6,9 +6,9 @@ from imapsession.protocol.grammar.reader import ParseError, Reader
 
 
 def _list(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
-    reference = reader.astring("a reference name")
-    reader.sp()
+    reader.sp("reference name")
+    reference = reader.astring("reference name")
+    reader.sp("mailbox pattern")
     try:
         ref = reference.decode("utf-8")
     except UnicodeDecodeError:
