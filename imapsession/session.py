@@ -214,8 +214,8 @@ class Session:
         """
         entry = self.table.get(exc.name) if exc.name else None
         if entry is not None and self.state not in entry.states:
-            assert exc.name is not None
-            self._bad(exc.tag, self._wrong_state(exc.name, entry.states))
+            assert exc.command is not None
+            self._bad(exc.tag, self._wrong_state(exc.command, entry.states))
             return
         self._bad(exc.tag, exc.text, exc.command)
 
@@ -262,7 +262,8 @@ class Session:
             self._bad(command.tag, f"Unknown command {command.name}")
             return
         if self.state not in entry.states:
-            self._bad(command.tag, self._wrong_state(command.name, entry.states))
+            shown = f"UID {command.name}" if command.uid else command.name
+            self._bad(command.tag, self._wrong_state(shown, entry.states))
             return
         self.bad_in_a_row = 0
         done = self._dispatch(command, entry)
