@@ -108,7 +108,7 @@ SELECTED_ONLY = ["CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH ALL", "FETCH 1
 
 @pytest.mark.parametrize("command", SELECTED_ONLY)
 def test_selected_state_commands_need_a_selected_mailbox(c, command):
-    name = command.split()[1] if command.startswith("UID ") else command.split()[0]
+    name = " ".join(command.split()[:2]) if command.startswith("UID ") else command.split()[0]
     assert c.tagged(f"x {command}") == (
         f"x BAD Error in IMAP command: {name} needs a selected mailbox")
     assert not c.finished
@@ -132,7 +132,7 @@ def test_commands_before_authentication_are_refused(tmp_path, command):
     session = Session(None, None)
     assert session.greeting().startswith(b"* OK [CAPABILITY ")
     out = session.receive(f"x {command}\r\n".encode()).decode()
-    name = command.split()[1] if command.startswith("UID ") else command.split()[0]
+    name = " ".join(command.split()[:2]) if command.startswith("UID ") else command.split()[0]
     assert out == f"x BAD Error in IMAP command: {name} is not allowed before authentication\r\n"
     assert session.state.value == "not authenticated"
 
