@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from imapsession.protocol.grammar.echo import shown, token_at
 from imapsession.session import Session
 from transcript import Client
 
@@ -106,7 +107,9 @@ SEARCH = [
     ("search from", "SEARCH: Missing search string after FROM"),
     ("search or all", "SEARCH: Missing second search key after OR"),
     ("search not", "SEARCH: Missing search key after NOT"),
-    ("search charset", "SEARCH: Missing charset name"),
+    ("search charset", "SEARCH: Missing charset name after CHARSET"),
+    ("search charsetx", 'SEARCH: Unknown search key "CHARSETX"'),
+    ("search charset utf-8", "SEARCH: Missing search keys after CHARSET"),
     ("search keyword \\Bogus", 'SEARCH: Invalid system flag "\\Bogus"'),
     ("search header from", 'SEARCH: Missing search string after HEADER "from"'),
     ("search uid x", f'SEARCH: Invalid messageset "x" (UID set): {NOT_A_NUMBER}'),
@@ -224,6 +227,13 @@ MALFORMED_LOGINS = [
     ("authenticate plain !!!", "AUTHENTICATE: Invalid SASL initial response"),
     ("authenticate", "AUTHENTICATE: Missing SASL mechanism name"),
 ]
+
+
+def test_shown_tokens_are_quoted_printable_and_cut():
+    assert shown(b"a\x00b\r\n\xff\x7f\\") == '"a\\x00b\\x0d\\x0a\\xff\\x7f\\"'
+    assert shown("x" * 40) == '"' + "x" * 40 + '"'
+    assert shown("x" * 41) == '"' + "x" * 40 + '..."'
+    assert token_at(b"a (b c)", 2) == b"(b" and token_at(b"a x)", 2) == b"x"
 
 
 def test_no_bad_ever_shows_a_login_password():

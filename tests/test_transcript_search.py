@@ -175,7 +175,8 @@ def test_unknown_charset_is_badcharset(c):
     ("KEYWORD \\Bogus", 'Invalid system flag "\\Bogus"'),
     ("UID x", "Invalid messageset \"x\" (UID set): expected a number or '*'"),
     ("1:0", "Invalid messageset \"1:0\" (sequence set): bad sequence number '0'"),
-    ("CHARSET", "Missing charset name"),
+    ("CHARSET", "Missing charset name after CHARSET"),
+    ("CHARSETX", 'Unknown search key "CHARSETX"'),
 ])
 def test_search_syntax_errors(c, keys, error):
     line = f"a SEARCH {keys}".rstrip()

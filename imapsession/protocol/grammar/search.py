@@ -31,7 +31,9 @@ _ARGUMENT = {"string": "search string", "date": "date (dd-Mon-yyyy)", "number": 
 def _search(reader: Reader, uid: bool) -> tuple:
     reader.sp("search keys")
     charset = None
-    if reader.maybe_ci(b"CHARSET ") or (reader.maybe_ci(b"CHARSET") and reader.at_end()):
+    if reader.line[reader.pos:].upper() == b"CHARSET" and reader.index == len(reader.segments) - 1:
+        raise ParseError("Missing charset name after CHARSET")
+    if reader.maybe_ci(b"CHARSET "):
         charset = reader.text_string("charset name").upper()
         reader.sp("search keys after CHARSET")
     keys = [_search_key(reader, charset)]
