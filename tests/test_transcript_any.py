@@ -67,7 +67,7 @@ def test_id_malformed(c):
 def test_id_too_many_parameters(c):
     params = " ".join(f'"k{i}" "v"' for i in range(31))
     assert c.tagged(f"a ID ({params})") == (
-        "a BAD Error in IMAP command ID: Too many ID parameters")
+        "a BAD Error in IMAP command ID: Too many ID parameters (at most 30)")
 
 
 def test_enable_unknown_capability_is_ignored(c):

@@ -158,6 +158,10 @@ UNPRINTABLE = [
     (b"fetch 1 \x1bbogus", 'FETCH: Expected fetch attribute, found "\\x1bbogus"'),
     (b"search \x7f", 'SEARCH: Expected search key, found "\\x7f"'),
     (b"create \"a\\\x80\"", 'CREATE: Invalid escape "\\\\x80" in a quoted string'),
+    (b"select {2+}\r\n\xff\xfe", 'SELECT: Mailbox name "\\xff\\xfe" is not valid UTF-8'),
+    (b'list {1+}\r\n\xff ""', 'LIST: Reference name "\\xff" is not valid UTF-8'),
+    (b'list "" {1+}\r\n\xff', 'LIST: Mailbox pattern "\\xff" is not valid UTF-8'),
+    (b"search charset {1+}\r\n\xff all", 'SEARCH: Charset name "\\xff" is not valid UTF-8'),
     (b"x\x00y noop", ""),  # the framer refuses NUL in a line before the grammar sees it
 ]
 

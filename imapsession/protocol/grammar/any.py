@@ -28,7 +28,7 @@ def _id(reader: Reader, uid: bool) -> tuple:
                 break
     reader.depth -= 1
     if len(params) > 30:
-        raise ParseError("Too many ID parameters")
+        raise ParseError("Too many ID parameters (at most 30)")
     return (tuple(params),)
 
 

@@ -12,7 +12,7 @@ def _list(reader: Reader, uid: bool) -> tuple:
     try:
         ref = reference.decode("utf-8")
     except UnicodeDecodeError:
-        raise ParseError("Reference name is not valid UTF-8") from None
+        raise ParseError(f"Reference name {reader.quote(reference)} is not valid UTF-8") from None
     return (ref, reader.list_mailbox())
 
 

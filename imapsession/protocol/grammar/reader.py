@@ -238,7 +238,7 @@ class Reader:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError("Mailbox name is not valid UTF-8") from None
+            raise ParseError(f"Mailbox name {self.quote(raw)} is not valid UTF-8") from None
         return "INBOX" if text.upper() == "INBOX" else text
 
     def list_mailbox(self) -> str:
@@ -252,13 +252,14 @@ class Reader:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError("Mailbox pattern is not valid UTF-8") from None
+            raise ParseError(f"Mailbox pattern {self.quote(raw)} is not valid UTF-8") from None
 
     def text_string(self, what: str) -> str:
+        raw = self.astring(what)
         try:
-            return self.astring(what).decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError(f"{what} is not valid UTF-8") from None
+            raise ParseError(f"{what.capitalize()} {self.quote(raw)} is not valid UTF-8") from None
 
     # --- compound values ------------------------------------------------------------
 
