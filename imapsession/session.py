@@ -193,7 +193,7 @@ class Session:
                 for literal in event.literals:  # a spooled APPEND that will not happen
                     if not isinstance(literal, bytes):
                         literal.discard()
-                self._bad(exc.tag, exc.text)
+                self._parse_error(exc)
                 return
             self.run(command)
         elif isinstance(event, framing.LineTooLong):
@@ -205,9 +205,26 @@ class Session:
             else:
                 self._count_bad()
 
-    def _bad(self, tag: str | None, text: str) -> None:
+    def _parse_error(self, exc: ParseError) -> None:
+        """A malformed command. In a state that refuses the command anyway, say that instead.
+
+        Dovecot checks the state first: arguments fixed would still be refused, so the
+        state is the more useful answer. The whole command, literals included, has
+        been read by now, so answering either way keeps the framing in step.
+        """
+        entry = self.table.get(exc.name) if exc.name else None
+        if entry is not None and self.state not in entry.states:
+            assert exc.command is not None
+            self._bad(exc.tag, self._wrong_state(exc.command, entry.states))
+            return
+        self._bad(exc.tag, exc.text, exc.command)
+
+    def _bad(self, tag: str | None, text: str, command: str | None = None) -> None:
+        """``BAD Error in IMAP command NAME: text``, as Dovecot words it (the name if known)."""
         prefix = tag if tag else "*"
-        self.send(f"{prefix} BAD Error in IMAP command: {text}\r\n".encode("utf-8", "replace"))
+        where = f" {command}" if command else ""
+        line = f"{prefix} BAD Error in IMAP command{where}: {text}\r\n"
+        self.send(line.encode("ascii", "backslashreplace"))
         self._count_bad()
 
     def _count_bad(self) -> None:
@@ -245,7 +262,8 @@ class Session:
             self._bad(command.tag, f"Unknown command {command.name}")
             return
         if self.state not in entry.states:
-            self._bad(command.tag, self._wrong_state(command.name, entry.states))
+            shown = f"UID {command.name}" if command.uid else command.name
+            self._bad(command.tag, self._wrong_state(shown, entry.states))
             return
         self.bad_in_a_row = 0
         done = self._dispatch(command, entry)

@@ -41,7 +41,7 @@ def test_capability_noop_logout(c):
 
 def test_capability_takes_no_arguments(c):
     assert c.tagged("a CAPABILITY now") == (
-        "a BAD Error in IMAP command: Unexpected extra arguments")
+        'a BAD Error in IMAP command CAPABILITY: Expected no arguments, found "now"')
 
 
 def test_id_nil_and_with_parameters(c):
@@ -66,7 +66,8 @@ def test_id_malformed(c):
 
 def test_id_too_many_parameters(c):
     params = " ".join(f'"k{i}" "v"' for i in range(31))
-    assert c.tagged(f"a ID ({params})") == "a BAD Error in IMAP command: Too many ID parameters"
+    assert c.tagged(f"a ID ({params})") == (
+        "a BAD Error in IMAP command ID: Too many ID parameters (at most 30)")
 
 
 def test_enable_unknown_capability_is_ignored(c):
@@ -74,7 +75,7 @@ def test_enable_unknown_capability_is_ignored(c):
         C: a ENABLE CONDSTORE X-NOTHING
         S: a OK Enabled.
         C: b ENABLE
-        S: b BAD Error in IMAP command: ENABLE needs capabilities
+        S: b BAD Error in IMAP command ENABLE: Missing capability names to enable
     """)
 
 
@@ -107,7 +108,7 @@ SELECTED_ONLY = ["CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH ALL", "FETCH 1
 
 @pytest.mark.parametrize("command", SELECTED_ONLY)
 def test_selected_state_commands_need_a_selected_mailbox(c, command):
-    name = command.split()[1] if command.startswith("UID ") else command.split()[0]
+    name = " ".join(command.split()[:2]) if command.startswith("UID ") else command.split()[0]
     assert c.tagged(f"x {command}") == (
         f"x BAD Error in IMAP command: {name} needs a selected mailbox")
     assert not c.finished
@@ -131,7 +132,7 @@ def test_commands_before_authentication_are_refused(tmp_path, command):
     session = Session(None, None)
     assert session.greeting().startswith(b"* OK [CAPABILITY ")
     out = session.receive(f"x {command}\r\n".encode()).decode()
-    name = command.split()[1] if command.startswith("UID ") else command.split()[0]
+    name = " ".join(command.split()[:2]) if command.startswith("UID ") else command.split()[0]
     assert out == f"x BAD Error in IMAP command: {name} is not allowed before authentication\r\n"
     assert session.state.value == "not authenticated"
 
@@ -157,11 +158,11 @@ def test_login_mode_refusals_are_clear():
 def test_unknown_command(c):
     run(c, """
         C: a FROBNICATE
-        S: a BAD Error in IMAP command: Unknown command FROBNICATE
+        S: a BAD Error in IMAP command: Unknown command "FROBNICATE"
         C: b UID FROBNICATE 1
-        S: b BAD Error in IMAP command: Unknown UID command FROBNICATE
+        S: b BAD Error in IMAP command UID: Unknown UID command "FROBNICATE"
         C: c UID
-        S: c BAD Error in IMAP command: Missing arguments
+        S: c BAD Error in IMAP command UID: Missing UID command (FETCH, STORE, COPY, MOVE, SEARCH or EXPUNGE)
     """)
 
 

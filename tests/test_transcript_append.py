@@ -135,17 +135,20 @@ def test_append_lf_message_size_counts_crlf(c):
     assert c.cmd("f FETCH 1 RFC822.SIZE")[0] == f"* 1 FETCH (RFC822.SIZE {size})"
 
 
+_DATE_TIME = '(expected a real date as "dd-Mon-yyyy hh:mm:ss +zzzz")'
+
+
 @pytest.mark.parametrize("args, error", [
-    ("(\\Recent) {3+}", "Invalid system flag \\Recent"),
-    ("(\\Bogus) {3+}", "Invalid system flag \\Bogus"),
-    ('"bad date" {3+}', "Invalid date-time"),
-    ('"31-Feb-2020 00:00:00 +0000" {3+}', "Invalid date-time"),
-    ('"7-Jul-1996 02:44:25 +0000" {3+}', "Invalid date-time"),
-    ("(\\Seen {3+}", "Expected a flag"),
+    ("(\\Recent) {3+}", 'Invalid system flag "\\Recent"'),
+    ("(\\Bogus) {3+}", 'Invalid system flag "\\Bogus"'),
+    ('"bad date" {3+}', f'Invalid date-time "bad date" {_DATE_TIME}'),
+    ('"31-Feb-2020 00:00:00 +0000" {3+}', f'Invalid date-time "31-Feb-2020 00:00:00 +0000" {_DATE_TIME}'),
+    ('"7-Jul-1996 02:44:25 +0000" {3+}', f'Invalid date-time "7-Jul-1996 02:44:25 +0000" {_DATE_TIME}'),
+    ("(\\Seen {3+}", 'Expected flag, found "{3+}"'),
 ])
 def test_append_syntax_errors(c, args, error):
     assert c.lines(f"a APPEND INBOX {args}\r\nabc\r\n".encode()) == [
-        f"a BAD Error in IMAP command: {error}"]
+        f"a BAD Error in IMAP command APPEND: {error}"]
     assert files(c.root) == []
     assert c.tagged("n NOOP") == "n OK NOOP completed."
 
@@ -158,7 +161,7 @@ def test_append_missing_message(c):
 
 def test_append_extra_arguments_after_literal(c):
     assert c.lines(b"a APPEND INBOX {3+}\r\nabc extra\r\n") == [
-        "a BAD Error in IMAP command: Unexpected extra arguments"]
+        'a BAD Error in IMAP command APPEND: Unexpected "extra" after the arguments']
     assert files(c.root) == []
 
 
@@ -190,7 +193,7 @@ def test_spooled_append_to_missing_mailbox_leaves_no_file(tmp_path):
 def test_spooled_append_with_bad_syntax_leaves_no_file(tmp_path):
     c = Client(tmp_path / "M", limits=Limits(max_literal=10))
     answer = c.lines(b"a APPEND INBOX {100+}\r\n" + b"z" * 100 + b" junk\r\n")
-    assert answer == ["a BAD Error in IMAP command: Unexpected extra arguments"]
+    assert answer == ['a BAD Error in IMAP command APPEND: Unexpected "junk" after the arguments']
     assert tmp_files(c.root) == [] and files(c.root) == []
 
 

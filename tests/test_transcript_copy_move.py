@@ -138,7 +138,7 @@ def test_expunge(c):
         C: d EXPUNGE
         S: d OK Expunge completed.
         C: e EXPUNGE now
-        S: e BAD Error in IMAP command: Unexpected extra arguments
+        S: e BAD Error in IMAP command EXPUNGE: Expected no arguments, found "now"
     """)
 
 
@@ -157,7 +157,7 @@ def test_uid_expunge_only_touches_the_given_uids(c):
         S: * 2 FETCH (UID 4 FLAGS (\\Recent))
         S: d OK Fetch completed.
         C: e UID EXPUNGE
-        S: e BAD Error in IMAP command: Missing arguments
+        S: e BAD Error in IMAP command UID EXPUNGE: Missing UID set
     """)
 
 

@@ -185,9 +185,9 @@ def test_macros(c):
         S: * 1 FETCH (FLAGS (\\Recent) INTERNALDATE "<date>" RFC822.SIZE 197 ENVELOPE {ENVELOPE} BODY {BODY})
         S: c OK Fetch completed.
         C: d FETCH 1 (ALL)
-        S: d BAD Error in IMAP command: Invalid fetch attribute ALL
+        S: d BAD Error in IMAP command FETCH: ALL is a macro: it stands alone, never in a list
         C: e FETCH 1 (FAST FLAGS)
-        S: e BAD Error in IMAP command: Invalid fetch attribute FAST
+        S: e BAD Error in IMAP command FETCH: FAST is a macro: it stands alone, never in a list
     """)
 
 
@@ -273,18 +273,22 @@ def test_empty_mailbox_star_is_bad_but_uid_star_is_ok(tmp_path):
 
 
 @pytest.mark.parametrize("items, error", [
-    ("", "Missing arguments"),
-    ("FLAGS extra", "FETCH modifiers are not supported"),
-    ("(FLAGS", "Missing arguments"),
-    ("BOGUS", "Invalid fetch attribute BOGUS"),
-    ("BODY[BOGUS]", "Invalid section BOGUS"),
-    ("BODY[HEADER.FIELDS ()]", "Expected a header field name"),
-    ("BODY[HEADER.FIELDS]", "Expected a space"),
+    ("", "Missing fetch attributes"),
+    ("FLAGS extra", 'Unexpected "extra" after the arguments'),
+    ("FLAGS (CHANGEDSINCE 1)", "FETCH modifiers are not supported"),
+    ("(FLAGS", "Missing ')'"),
+    ("BOGUS", 'Unknown fetch attribute "BOGUS"'),
+    ("BODY[BOGUS]", 'Invalid section "BOGUS" '
+                    "(expected a part number, HEADER, TEXT, HEADER.FIELDS, HEADER.FIELDS.NOT, MIME)"),
+    ("BODY[HEADER.FIELDS ()]", 'Expected header field name, found ")"'),
+    ("BODY[HEADER.FIELDS]",
+     'Expected a space before header field list after HEADER.FIELDS, found "]"'),
     ("BODY[MIME]", "MIME needs a part number"),
-    ("BODY[1]<1>", "Expected '.' in the partial"),
-    ("BODY.PEEK", "Invalid fetch attribute BODY.PEEK"),
-    ("RFC822.PEEK[]", "Invalid fetch attribute RFC822.PEEK"),
-    ("BODY[0]", "Invalid a section part"),
+    ("BODY[1]<1>", "Expected '.' in the partial <origin.length>, found \">\""),
+    ("BODY.PEEK", 'Unknown fetch attribute "BODY.PEEK"'),
+    ("RFC822.PEEK[]", 'Unknown fetch attribute "RFC822.PEEK" '
+                      "(a [section] follows only BODY, BINARY, BINARY.SIZE)"),
+    ("BODY[0]", 'Invalid section part number "0"'),
 ])
 def test_fetch_syntax_errors(c, items, error):
-    assert c.tagged(f"a FETCH 1 {items}".rstrip()) == f"a BAD Error in IMAP command: {error}"
+    assert c.tagged(f"a FETCH 1 {items}".rstrip()) == f"a BAD Error in IMAP command FETCH: {error}"

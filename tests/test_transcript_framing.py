@@ -223,16 +223,18 @@ def test_over_long_line_with_a_literal_discards_the_rest_of_the_command(small):
     assert not small.finished
 
 
-@pytest.mark.parametrize("size", ["-100", "1_0", " 5", "5 ", "0x5", "+5", "99999999999", ""])
-def test_malformed_literal_sizes_rejected(c, size):
+@pytest.mark.parametrize("size, shown", [
+    ("-100", '"{-100}"'), ("1_0", '"{1_0}"'), (" 5", '"{"'), ("5 ", '"{5"'), ("0x5", '"{0x5}"'),
+    ("+5", '"{+5}"'), ("99999999999", '"{99999999999}"'), ("", '"{}"')])
+def test_malformed_literal_sizes_rejected(c, size, shown):
     answer = c.lines(b'a LIST "" {' + size.encode() + b"}\r\n")
-    assert answer == ["a BAD Error in IMAP command: Invalid literal"], answer
+    assert answer == [f"a BAD Error in IMAP command LIST: Invalid literal {shown}"], answer
     assert c.cmd("b NOOP") == ["b OK NOOP completed."]
 
 
 def test_nul_in_a_quoted_string(c):
     assert c.lines(b'a SELECT "IN\x00BOX"\r\n') == [
-        "a BAD Error in IMAP command: NUL in a quoted string"]
+        "a BAD Error in IMAP command SELECT: NUL in a quoted string"]
     assert c.session.state.value == "authenticated"
 
 
@@ -241,9 +243,9 @@ def test_quoted_string_escapes(c):
     assert c.cmd('b LIST "" q*') == ['* LIST (\\HasNoChildren) "/" "q\\"uote"',
                                      "b OK List completed."]
     assert c.tagged('c CREATE "bad\\escape"') == (
-        "c BAD Error in IMAP command: Invalid escape in a quoted string")
+        'c BAD Error in IMAP command CREATE: Invalid escape "\\e" in a quoted string')
     assert c.tagged('d CREATE "open') == (
-        "d BAD Error in IMAP command: Missing '\"' at the end of a quoted string")
+        "d BAD Error in IMAP command CREATE: Missing '\"' at the end of a quoted string")
 
 
 def test_deep_parentheses_are_bad(c):
@@ -253,14 +255,17 @@ def test_deep_parentheses_are_bad(c):
     assert c.tagged("c ID " + "(" * 200).startswith("c BAD ")
 
 
-@pytest.mark.parametrize("line", ["", "   ", "* NOOP", "+ NOOP", "a{ NOOP", "a%b NOOP",
-                                  'a" NOOP', "*"])
-def test_invalid_tags(c, line):
-    assert c.lines(line.encode() + b"\r\n") == ["* BAD Error in IMAP command: Invalid tag"]
+@pytest.mark.parametrize("line, error", [
+    ("", "Empty command line"), ("   ", "Expected a tag, found a space"),
+    ("* NOOP", 'Invalid tag "*"'), ("+ NOOP", 'Invalid tag "+"'), ("a{ NOOP", 'Invalid tag "a{"'),
+    ("a%b NOOP", 'Invalid tag "a%b"'), ('a" NOOP', 'Invalid tag "a""'), ("*", 'Invalid tag "*"'),
+    ("a\x01b NOOP", 'Invalid tag "a\\x01b"'), ("\xc3\xa4 NOOP", 'Invalid tag "\\xc3\\xa4"')])
+def test_invalid_tags(c, line, error):
+    assert c.lines(line.encode("latin-1") + b"\r\n") == [f"* BAD Error in IMAP command: {error}"]
 
 
 def test_a_tag_and_a_space_then_nothing(c):
-    assert c.lines(b"noop \r\n") == ["noop BAD Error in IMAP command: Expected a command name"]
+    assert c.lines(b"noop \r\n") == ["noop BAD Error in IMAP command: Missing command name"]
 
 
 @pytest.mark.parametrize("word", ["NOOP", "noop", "logout", "x", "a1"])
@@ -284,7 +289,7 @@ def test_twenty_bad_commands_in_a_row_end_the_session(c):
     for i in range(19):
         c.cmd(f"c{i} FETCH 1 FLAGS")  # wrong state: BAD too
     assert not c.finished
-    assert c.cmd("last BOGUS") == ["last BAD Error in IMAP command: Unknown command BOGUS",
+    assert c.cmd("last BOGUS") == ['last BAD Error in IMAP command: Unknown command "BOGUS"',
                                    "* BYE Too many invalid IMAP commands."]
     assert c.finished
     assert c.send(b"x NOOP\r\n") == b""
@@ -292,7 +297,7 @@ def test_twenty_bad_commands_in_a_row_end_the_session(c):
 
 def test_bad_commands_pipelined_stop_at_the_bye(c):
     answer = c.lines(b"x BOGUS\r\n" * 25 + b"y NOOP\r\n")
-    assert answer.count("x BAD Error in IMAP command: Unknown command BOGUS") == 20
+    assert answer.count('x BAD Error in IMAP command: Unknown command "BOGUS"') == 20
     assert answer[-1] == "* BYE Too many invalid IMAP commands."
     assert "y OK NOOP completed." not in answer
 

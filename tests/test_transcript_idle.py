@@ -80,4 +80,5 @@ def test_idle_in_authenticated_state(tmp_path):
 
 def test_idle_syntax(pair):
     a, _ = pair
-    assert a.tagged("i IDLE now") == "i BAD Error in IMAP command: Unexpected extra arguments"
+    assert a.tagged("i IDLE now") == (
+        'i BAD Error in IMAP command IDLE: Expected no arguments, found "now"')

@@ -189,5 +189,5 @@ def test_namespace(c):
         S: * NAMESPACE (("" "/")) NIL NIL
         S: n OK Namespace completed.
         C: o NAMESPACE x
-        S: o BAD Error in IMAP command: Unexpected extra arguments
+        S: o BAD Error in IMAP command NAMESPACE: Expected no arguments, found "x"
     """)

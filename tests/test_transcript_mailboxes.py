@@ -384,11 +384,11 @@ def test_nul_in_a_name_literal_is_a_syntax_error(c):
     # CHAR8 excludes NUL (RFC 3501 section 9): BAD, and nothing is created
     before = tree(c.root)
     assert c.lines(b"a CREATE {3}\r\na\x00b\r\n") == [
-        "+ OK", "a BAD Error in IMAP command: NUL in a literal string"]
+        "+ OK", "a BAD Error in IMAP command CREATE: NUL in a literal string"]
     assert c.lines(b"b CREATE {3+}\r\na\x00b\r\n") == [
-        "b BAD Error in IMAP command: NUL in a literal string"]
+        "b BAD Error in IMAP command CREATE: NUL in a literal string"]
     assert c.lines(b'c CREATE "a\x00b"\r\n') == [
-        "c BAD Error in IMAP command: NUL in a quoted string"]
+        "c BAD Error in IMAP command CREATE: NUL in a quoted string"]
     assert tree(c.root) == before
 
 

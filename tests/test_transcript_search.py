@@ -160,39 +160,41 @@ def test_unknown_charset_is_badcharset(c):
 
 
 @pytest.mark.parametrize("keys, error", [
-    ("FOO", "Missing arguments"),
-    ("SUBJECT", "Missing arguments"),
-    ("BEFORE 2020-01-01", "Invalid search date parameter"),
-    ("BEFORE 32-Jan-2020", "Invalid search date parameter"),
-    ("LARGER -1", "Expected a size"),
-    ("LARGER x", "Expected a size"),
-    ("NOT", "Missing arguments"),
-    ("OR SEEN", "Missing arguments"),
-    ("(SEEN", "Expected ')'"),
-    ("SEEN)", "Unexpected extra arguments"),
-    ("()", "Expected a search key"),
-    ("", "Missing arguments"),
-    ("KEYWORD \\Bogus", "Invalid system flag \\Bogus"),
-    ("UID x", "Invalid messageset"),
-    ("1:0", "Invalid messageset: bad sequence number '0'"),
-    ("CHARSET", "Missing arguments"),
+    ("FOO", 'Unknown search key "FOO"'),
+    ("SUBJECT", "Missing search string after SUBJECT"),
+    ("BEFORE 2020-01-01", 'Invalid search date "2020-01-01" (expected dd-Mon-yyyy)'),
+    ("BEFORE 32-Jan-2020", 'Invalid search date "32-Jan-2020" (expected dd-Mon-yyyy)'),
+    ("LARGER -1", 'Expected size after LARGER, found "-1"'),
+    ("LARGER x", 'Expected size after LARGER, found "x"'),
+    ("NOT", "Missing search key after NOT"),
+    ("OR SEEN", "Missing second search key after OR"),
+    ("(SEEN", "Missing ')'"),
+    ("SEEN)", 'Unexpected ")" after the arguments'),
+    ("()", "Unexpected ')': no search key before it"),
+    ("", "Missing search keys"),
+    ("KEYWORD \\Bogus", 'Invalid system flag "\\Bogus"'),
+    ("UID x", "Invalid messageset \"x\" (UID set): expected a number or '*'"),
+    ("1:0", "Invalid messageset \"1:0\" (sequence set): bad sequence number '0'"),
+    ("CHARSET", "Missing charset name after CHARSET"),
+    ("CHARSETX", 'Unknown search key "CHARSETX"'),
 ])
 def test_search_syntax_errors(c, keys, error):
     line = f"a SEARCH {keys}".rstrip()
-    assert c.tagged(line) == f"a BAD Error in IMAP command: {error}"
+    assert c.tagged(line) == f"a BAD Error in IMAP command SEARCH: {error}"
 
 
 def test_unknown_key_is_bad(c):
-    assert c.tagged("a SEARCH FOO BAR") == "a BAD Error in IMAP command: Unknown search key FOO"
+    assert c.tagged("a SEARCH FOO BAR") == (
+        'a BAD Error in IMAP command SEARCH: Unknown search key "FOO"')
 
 
 def test_deep_nesting_is_bad(c):
     answer = c.tagged("a SEARCH " + "(" * 150 + "ALL" + ")" * 150)
-    assert answer == "a BAD Error in IMAP command: Too deep nesting of parentheses"
+    assert answer == "a BAD Error in IMAP command SEARCH: Too deep nesting of parentheses"
     answer = c.tagged("b SEARCH " + "NOT " * 150 + "ALL")
-    assert answer == "b BAD Error in IMAP command: Too deep nesting of search keys"
+    assert answer == "b BAD Error in IMAP command SEARCH: Too deep nesting of search keys"
     answer = c.tagged("c SEARCH " + "OR ALL " * 150 + "ALL")
-    assert answer == "c BAD Error in IMAP command: Too deep nesting of search keys"
+    assert answer == "c BAD Error in IMAP command SEARCH: Too deep nesting of search keys"
     # nesting within the limit works
     assert c.cmd("d SEARCH " + "(" * 50 + "SEEN" + ")" * 50) == [
         "* SEARCH 1", "d OK Search completed."]

@@ -139,11 +139,11 @@ def test_status_items(c):
         C: e STATUS nothere (MESSAGES)
         S: e NO [NONEXISTENT] Mailbox doesn't exist: nothere
         C: f STATUS INBOX ()
-        S: f BAD Error in IMAP command: Expected a status item
+        S: f BAD Error in IMAP command STATUS: Empty status item list
         C: g STATUS INBOX (SIZE)
-        S: g BAD Error in IMAP command: Invalid status item SIZE
+        S: g BAD Error in IMAP command STATUS: Invalid status item "SIZE" (expected MESSAGES, RECENT, UIDNEXT, UIDVALIDITY, UNSEEN)
         C: h STATUS INBOX MESSAGES
-        S: h BAD Error in IMAP command: Expected '('
+        S: h BAD Error in IMAP command STATUS: Expected status item list '(', found "MESSAGES"
     """)
 
 

@@ -132,18 +132,21 @@ def test_store_in_read_only_mailbox_refused(c):
 
 
 @pytest.mark.parametrize("args, error", [
-    ("1 +FLAGS (\\Recent)", "Invalid system flag \\Recent"),
-    ("1 +FLAGS (\\Bogus)", "Invalid system flag \\Bogus"),
-    ("1 XFLAGS (\\Seen)", "Invalid STORE data item XFLAGS"),
-    ("1 +FLAGS", "Missing arguments"),
-    ("1 +FLAGS (\\Seen", "Missing arguments"),
-    ("1 +FLAGS (a) b", "Unexpected extra arguments"),
-    ("1", "Missing arguments"),
-    ("+FLAGS (\\Seen)", "Invalid messageset"),
-    ("1 +FLAGS ((a))", "Expected a flag"),
+    ("1 +FLAGS (\\Recent)", 'Invalid system flag "\\Recent"'),
+    ("1 +FLAGS (\\Bogus)", 'Invalid system flag "\\Bogus"'),
+    ("1 XFLAGS (\\Seen)",
+     'Expected +FLAGS, -FLAGS or FLAGS (each may end in .SILENT), found "XFLAGS"'),
+    ("1 +FLAGS.LOUD (\\Seen)",
+     'Expected +FLAGS, -FLAGS or FLAGS (each may end in .SILENT), found "+FLAGS.LOUD"'),
+    ("1 +FLAGS", "Missing flags"),
+    ("1 +FLAGS (\\Seen", "Missing ')'"),
+    ("1 +FLAGS (a) b", 'Unexpected "b" after the arguments'),
+    ("1", "Missing +FLAGS, -FLAGS or FLAGS (each may end in .SILENT)"),
+    ("+FLAGS (\\Seen)", "Invalid messageset \"+FLAGS\" (sequence set): expected a number or '*'"),
+    ("1 +FLAGS ((a))", 'Expected flag, found "(a"'),
 ])
 def test_store_syntax_errors(c, args, error):
-    assert c.tagged(f"a STORE {args}") == f"a BAD Error in IMAP command: {error}"
+    assert c.tagged(f"a STORE {args}") == f"a BAD Error in IMAP command STORE: {error}"
 
 
 def test_store_sequence_past_exists_is_bad(c):

@@ -6,37 +6,38 @@ from imapsession.protocol.grammar.reader import ParseError, Reader
 
 
 def _no_args(reader: Reader, uid: bool) -> tuple:
+    if not reader.at_end():
+        raise ParseError(f"Expected no arguments, found {reader.found_after_space()}")
     return ()
 
 
 def _id(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
+    reader.sp("ID parameter list or NIL")
     if reader.maybe_ci(b"NIL"):
         return (None,)
-    reader.open_paren()
+    reader.open_paren("ID parameter list '(' or NIL")
     params = []
     if not reader.maybe(b")"):
         while True:
-            key = reader.string()
-            reader.sp()
-            value = reader.nstring_or_nil()
+            key = reader.string("ID field name")
+            reader.sp("ID field value")
+            value = reader.nstring_or_nil("ID field value")
             params.append((key.decode("utf-8", "replace"),
                            None if value is None else value.decode("utf-8", "replace")))
-            if reader.maybe(b")"):
+            if not reader.list_continues("ID field name"):
                 break
-            reader.sp()
     reader.depth -= 1
     if len(params) > 30:
-        raise ParseError("Too many ID parameters")
+        raise ParseError("Too many ID parameters (at most 30)")
     return (tuple(params),)
 
 
 def _enable(reader: Reader, uid: bool) -> tuple:
     caps = []
     while reader.maybe(b" "):
-        caps.append(reader.atom("a capability").upper())
+        caps.append(reader.atom("capability name").upper())
     if not caps:
-        raise ParseError("ENABLE needs capabilities")
+        raise reader.missing_or_expected("capability names to enable")
     return (tuple(caps),)
 
 

@@ -6,16 +6,17 @@ from imapsession.protocol.grammar.reader import ParseError, Reader
 
 
 def _login(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
-    user = reader.astring("a user name")
-    reader.sp()
-    password = reader.astring("a password")
+    # the reader is secret here (dispatch.SECRET_ARGUMENTS): no error shows these bytes
+    reader.sp("user name")
+    user = reader.astring("user name")
+    reader.sp("password")
+    password = reader.astring("password")
     return (user, password)
 
 
 def _authenticate(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
-    mechanism = reader.atom("a SASL mechanism").upper()
+    reader.sp("SASL mechanism name")
+    mechanism = reader.atom("SASL mechanism name").upper()
     initial = None
     if reader.maybe(b" "):
         if reader.maybe(b"="):

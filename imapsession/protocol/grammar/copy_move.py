@@ -6,9 +6,9 @@ from imapsession.protocol.grammar.reader import Reader
 
 
 def _copy(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
+    reader.sp("sequence set")
     sequence = reader.sequence_set()
-    reader.sp()
+    reader.sp("mailbox name")
     return (sequence, reader.mailbox())
 
 

@@ -6,13 +6,13 @@ from imapsession.protocol.grammar.reader import ParseError, Reader
 
 
 def _list(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
-    reference = reader.astring("a reference name")
-    reader.sp()
+    reader.sp("reference name")
+    reference = reader.astring("reference name")
+    reader.sp("mailbox pattern")
     try:
         ref = reference.decode("utf-8")
     except UnicodeDecodeError:
-        raise ParseError("Reference name is not valid UTF-8") from None
+        raise ParseError(f"Reference name {reader.quote(reference)} is not valid UTF-8") from None
     return (ref, reader.list_mailbox())
 
 

@@ -10,34 +10,36 @@ STATUS_NOT_SUPPORTED = {"HIGHESTMODSEQ": "CONDSTORE"}
 
 
 def _one_mailbox(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
+    reader.sp("mailbox name")
     return (reader.mailbox(),)
 
 
 def _rename(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
+    reader.sp("mailbox name")
     old = reader.mailbox()
-    reader.sp()
+    reader.sp("new mailbox name")
     return (old, reader.mailbox())
 
 
 def _status(reader: Reader, uid: bool) -> tuple:
-    reader.sp()
+    reader.sp("mailbox name")
     mailbox = reader.mailbox()
-    reader.sp()
-    reader.open_paren()
+    reader.sp("status item list")
+    reader.open_paren("status item list '('")
+    if reader.maybe(b")"):
+        raise ParseError("Empty status item list")
     items = []
     while True:
-        item = reader.atom("a status item").upper()
+        item = reader.atom("status item").upper()
         if item in STATUS_NOT_SUPPORTED:
             raise ParseError(f"STATUS {item} needs {STATUS_NOT_SUPPORTED[item]}, "
                              "which is not supported")
         if item not in STATUS_ITEMS:
-            raise ParseError(f"Invalid status item {item}")
+            raise ParseError(f"Invalid status item {reader.quote(item)} "
+                             f"(expected {', '.join(STATUS_ITEMS)})")
         items.append(item)
-        if reader.maybe(b")"):
+        if not reader.list_continues("status item"):
             break
-        reader.sp()
     reader.depth -= 1
     return (mailbox, tuple(items))
 

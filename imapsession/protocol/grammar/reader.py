@@ -1,7 +1,10 @@
 """The shared reader: atoms, strings, literals, lists, sequence sets, flags and dates.
 
 Every command family's parser reads its arguments through ``Reader``, a cursor
-over a framed command; ``ParseError`` is the one way any of them fails.
+over a framed command; ``ParseError`` is the one way any of them fails. Each
+error says what was expected where and names the token found there (through
+``echo.shown``, never raw), except in a command whose arguments are secret
+(LOGIN, AUTHENTICATE: ``Reader.secret``), where nothing the client sent is shown.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from imapsession.protocol.framing import Frame
+from imapsession.protocol.grammar.echo import shown, token_at
 from imapsession.protocol.types import SequenceSet, parse_date, parse_date_time
 
 MAX_NESTING = 100
@@ -26,12 +30,18 @@ SYSTEM_FLAGS = {"\\SEEN": "\\Seen", "\\ANSWERED": "\\Answered", "\\FLAGGED": "\\
 
 
 class ParseError(Exception):
-    """A malformed command; ``tag`` is set when one could be read."""
+    """A malformed command; ``tag`` and ``command`` are set when they could be read.
+
+    ``command`` is the name as the answer shows it (``UID FETCH``), ``name`` the
+    command table's key (``FETCH``), so the session can check the state first.
+    """
 
     def __init__(self, text: str, tag: str | None = None):
         super().__init__(text)
         self.text = text
         self.tag = tag
+        self.command: str | None = None
+        self.name: str | None = None
 
 
 class Reader:
@@ -43,6 +53,7 @@ class Reader:
         self.index = 0
         self.pos = 0
         self.depth = 0
+        self.secret = False  # LOGIN, AUTHENTICATE: never show the client's bytes back
 
     @property
     def line(self) -> bytes:
@@ -58,15 +69,53 @@ class Reader:
     def at_line_end(self) -> bool:
         return self.pos >= len(self.line)
 
-    def expect(self, octets: bytes, what: str | None = None) -> None:
+    # --- errors that say where ----------------------------------------------------
+
+    def quote(self, raw: bytes | str) -> str:
+        """A client's token for an error text (``(not shown)`` in a secret command)."""
+        return "(not shown)" if self.secret else shown(raw)
+
+    def found(self) -> str:
+        """What the cursor is at, for "Expected X, found Y"."""
+        if self.at_line_end():
+            return "a literal" if not self.at_end() else "the end of the command"
+        if self.secret:
+            return "(not shown)"
+        return shown(token_at(self.line, self.pos))
+
+    def found_after_space(self) -> str:
+        """``found()``, skipping the space that separates what was read from what follows."""
+        if self.peek() == 0x20:
+            self.pos += 1
+        return self.found()
+
+    def missing_or_expected(self, what: str) -> ParseError:
+        """``Missing what`` at the end of the command, else ``Expected what, found "..."``."""
+        if self.at_end():
+            return ParseError(f"Missing {what}")
+        return ParseError(f"Expected {what}, found {self.found()}")
+
+    def expect(self, octets: bytes, what: str) -> None:
         if not self.line.startswith(octets, self.pos):
-            raise ParseError(f"Expected {what or repr(octets.decode())}")
+            raise self.missing_or_expected(what)
         self.pos += len(octets)
 
-    def sp(self) -> None:
+    def sp(self, what: str) -> None:
+        """The space before ``what`` (the argument that follows it)."""
         if self.peek() != 0x20:
-            raise ParseError("Expected a space" if not self.at_line_end() else "Missing arguments")
+            if self.at_end():
+                raise ParseError(f"Missing {what}")
+            raise ParseError(f"Expected a space before {what}, found {self.found()}")
         self.pos += 1
+
+    def list_continues(self, what: str) -> bool:
+        """After an item of a parenthesised list: False at ``)`` (read), True after a space."""
+        if self.maybe(b")"):
+            return False
+        if self.at_end():
+            raise ParseError("Missing ')'")
+        self.sp(what)
+        return True
 
     def maybe(self, octets: bytes) -> bool:
         if self.line.startswith(octets, self.pos):
@@ -84,8 +133,10 @@ class Reader:
     def end(self) -> None:
         if not self.at_end():
             if self.at_line_end():
-                raise ParseError("Unexpected literal after the command")
-            raise ParseError("Unexpected extra arguments")
+                raise ParseError("Unexpected literal after the arguments")
+            if self.secret:
+                raise ParseError("Unexpected extra arguments (not shown)")
+            raise ParseError(f"Unexpected {self.found_after_space()} after the arguments")
 
     def run(self, allowed: frozenset[int] | set[int]) -> bytes:
         line = self.line
@@ -94,26 +145,30 @@ class Reader:
             self.pos += 1
         return line[start:self.pos]
 
-    def atom(self, what: str = "an atom") -> str:
+    def atom(self, what: str) -> str:
         value = self.run(ATOM_CHARS)
         if not value:
-            raise ParseError(f"Expected {what}")
+            raise self.missing_or_expected(what)
         return value.decode("ascii")
 
     def tag(self) -> str:
         """The tag; a line that is one word (``noop`` typed by hand) is all tag, as Dovecot reads it."""
         value = self.run(_TAG_CHARS)
         if not value or (self.peek() != 0x20 and not self.at_end()):
-            raise ParseError("Invalid tag")
+            if not self.line and self.at_end():
+                raise ParseError("Empty command line")
+            token = self.line.split(b" ", 1)[0]
+            raise ParseError(f"Invalid tag {shown(token)}" if token
+                             else "Expected a tag, found a space")
         return value.decode("ascii")
 
-    def number(self, what: str = "a number", nonzero: bool = False, bits: int = 32) -> int:
+    def number(self, what: str, nonzero: bool = False, bits: int = 32) -> int:
         value = self.run(frozenset(b"0123456789"))
         if not value:
-            raise ParseError(f"Expected {what}")
+            raise self.missing_or_expected(what)
         number = int(value)
         if number >= 2**bits or (nonzero and number == 0):
-            raise ParseError(f"Invalid {what}")
+            raise ParseError(f"Invalid {what} {shown(value)}")
         return number
 
     # --- strings ------------------------------------------------------------------
@@ -131,7 +186,8 @@ class Reader:
                 return bytes(out)
             if octet == 0x5C:
                 if self.pos >= len(line) or line[self.pos] not in (0x22, 0x5C):
-                    raise ParseError("Invalid escape in a quoted string")
+                    escaped = self.quote(line[self.pos - 1:self.pos + 1])
+                    raise ParseError(f"Invalid escape {escaped} in a quoted string")
                 out.append(line[self.pos])
                 self.pos += 1
             elif octet == 0x00:
@@ -143,7 +199,7 @@ class Reader:
         line = self.line
         close = line.find(b"}", self.pos)
         if close != len(line) - 1 or self.index + 1 >= len(self.segments):
-            raise ParseError("Invalid literal")
+            raise ParseError(f"Invalid literal {self.found()}")
         value = self.literals[self.index]
         self.index += 1
         self.pos = 0
@@ -155,68 +211,75 @@ class Reader:
             raise ParseError("NUL in a literal string")
         return value
 
-    def string(self, allow_spooled: bool = False) -> Any:
+    def string(self, what: str, allow_spooled: bool = False) -> Any:
         octet = self.peek()
         if octet == 0x22:
             return self.quoted()
         if octet == 0x7B:
             return self.literal(allow_spooled)
-        raise ParseError("Expected a string")
+        raise self.missing_or_expected(f"{what} (a quoted string or a literal)")
 
-    def astring(self, what: str = "a string") -> bytes:
+    def astring(self, what: str) -> bytes:
         octet = self.peek()
         if octet in (0x22, 0x7B):
-            return self.string()
+            return self.string(what)
         value = self.run(_ASTRING_CHARS)
         if not value:
-            raise ParseError(f"Expected {what}")
+            raise self.missing_or_expected(what)
         return value
 
-    def nstring_or_nil(self) -> bytes | None:
+    def nstring_or_nil(self, what: str) -> bytes | None:
         if self.maybe_ci(b"NIL"):
             return None
-        return self.string()
+        return self.string(f"{what} or NIL")
 
     def mailbox(self) -> str:
-        raw = self.astring("a mailbox name")
+        raw = self.astring("mailbox name")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError("Mailbox name is not valid UTF-8") from None
+            raise ParseError(f"Mailbox name {self.quote(raw)} is not valid UTF-8") from None
         return "INBOX" if text.upper() == "INBOX" else text
 
     def list_mailbox(self) -> str:
         octet = self.peek()
         if octet in (0x22, 0x7B):
-            raw = self.string()
+            raw = self.string("mailbox pattern")
         else:
             raw = self.run(_LIST_CHARS)
             if not raw:
-                raise ParseError("Expected a mailbox pattern")
+                raise self.missing_or_expected("mailbox pattern")
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError("Mailbox pattern is not valid UTF-8") from None
+            raise ParseError(f"Mailbox pattern {self.quote(raw)} is not valid UTF-8") from None
 
     def text_string(self, what: str) -> str:
+        raw = self.astring(what)
         try:
-            return self.astring(what).decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError(f"{what} is not valid UTF-8") from None
+            raise ParseError(f"{what.capitalize()} {self.quote(raw)} is not valid UTF-8") from None
 
     # --- compound values ------------------------------------------------------------
 
-    def sequence_set(self) -> SequenceSet:
+    def sequence_set(self, what: str = "sequence set") -> SequenceSet:
+        if self.at_end():
+            raise ParseError(f"Missing {what}")
+        token = token_at(self.line, self.pos)
         raw = self.run(frozenset(b"0123456789:,*"))
-        if not raw:
-            raise ParseError("Invalid messageset")
         try:
+            if not raw:
+                raise ValueError("expected a number or '*'")
+            if raw != token:
+                raise ValueError(f"expected numbers, ':', ',' or '*', found {self.found()}")
             return SequenceSet.parse(raw.decode("ascii"))
         except ValueError as exc:
-            raise ParseError(f"Invalid messageset: {exc}") from None
+            # "messageset": Dovecot's word, and the one the fuzzer's checks know
+            raise ParseError(f"Invalid messageset {shown(token)} ({what}): {exc}") from None
 
-    def open_paren(self) -> None:
-        self.expect(b"(", "'('")
+    def open_paren(self, what: str = "'('") -> None:
+        self.expect(b"(", what)
         self.depth += 1
         if self.depth > MAX_NESTING:
             raise ParseError("Too deep nesting of parentheses")
@@ -233,8 +296,8 @@ class Reader:
                 return SYSTEM_FLAGS[upper]
             if upper == "\\RECENT" and allow_recent:
                 return "\\Recent"
-            raise ParseError(f"Invalid system flag \\{name}")
-        return self.atom("a flag")
+            raise ParseError(f"Invalid system flag {shown(chr(92) + name)}")
+        return self.atom("flag")
 
     def flag_list(self) -> frozenset[str]:
         self.open_paren()
@@ -242,9 +305,8 @@ class Reader:
         if not self.maybe(b")"):
             while True:
                 flags.append(self.flag())
-                if self.maybe(b")"):
+                if not self.list_continues("flag"):
                     break
-                self.sp()
         else:
             self.depth -= 1
             return frozenset()
@@ -261,16 +323,18 @@ class Reader:
 
     def date_time(self) -> datetime:
         try:
-            return parse_date_time(self.quoted().decode("ascii"))
+            value = self.quoted()
+            return parse_date_time(value.decode("ascii"))
         except (ValueError, UnicodeDecodeError):
-            raise ParseError("Invalid date-time") from None
+            raise ParseError(f"Invalid date-time {shown(value)} "
+                             "(expected a real date as \"dd-Mon-yyyy hh:mm:ss +zzzz\")") from None
 
     def date(self):
-        text = self.astring("a date")
+        text = self.astring("date")
         try:
             return parse_date(text.decode("ascii"))
         except (ValueError, UnicodeDecodeError):
-            raise ParseError("Invalid search date parameter") from None
+            raise ParseError(f"Invalid search date {shown(text)} (expected dd-Mon-yyyy)") from None
 
 
 def tag_of(head: bytes) -> str | None:
