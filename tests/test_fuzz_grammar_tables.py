@@ -9,7 +9,6 @@ and each must get a real answer from a session.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,11 +89,11 @@ def test_status_answers_exactly_the_grammar_items():
 MESSAGE = b"From: a@example.org\r\nSubject: s\r\nContent-Type: text/plain\r\n\r\nbody\r\n"
 
 
-def _session():
+def _session(tmp_path):
     from imapsession.session import Session
     from imapsession.storage.maildir import open_maildir
 
-    root = os.path.join(tempfile.mkdtemp(), "M")
+    root = os.path.join(tmp_path, "M")
     os.makedirs(root)
     session = Session(open_maildir(root), "fuzz")
     session.greeting()
@@ -103,8 +102,8 @@ def _session():
     return session
 
 
-def test_every_fetch_table_entry_is_answered():
-    session = _session()
+def test_every_fetch_table_entry_is_answered(tmp_path):
+    session = _session(tmp_path)
     items = [*fetch.FETCH_ATTRIBUTES, *fetch.FETCH_MACROS, "BODY[]", "BODY.PEEK[1]",
              "BINARY.PEEK[1]", "BINARY.SIZE[1]", "BODY.PEEK[1.MIME]",
              *[f"BODY.PEEK[{t}]" for t in fetch.SECTION_TEXTS if t != "MIME"
@@ -115,8 +114,8 @@ def test_every_fetch_table_entry_is_answered():
         assert out.endswith(b"f OK Fetch completed.\r\n") and b"* 1 FETCH" in out, (item, out)
 
 
-def test_every_search_key_is_answered():
-    session = _session()
+def test_every_search_key_is_answered(tmp_path):
+    session = _session(tmp_path)
     sample = {"none": "", "string": ' "x"', "date": " 1-Jan-2026", "number": " 10",
               "flag": " k1", "field and string": ' Subject "s"', "sequence set": " 1:*",
               "key": " ALL", "two keys": " ALL SEEN"}
@@ -125,16 +124,16 @@ def test_every_search_key_is_answered():
         assert out.endswith(b"s OK Search completed.\r\n"), (name, out)
 
 
-def test_what_needs_condstore_is_refused_with_the_reason():
-    session = _session()
+def test_what_needs_condstore_is_refused_with_the_reason(tmp_path):
+    session = _session(tmp_path)
     for line in (b"m FETCH 1 (MODSEQ)", b"m FETCH 1 MODSEQ", b"m STATUS INBOX (HIGHESTMODSEQ)"):
         out = session.receive(line + b"\r\n")
         assert out.startswith(b"m BAD ") and b"CONDSTORE" in out, out
 
 
-def test_a_simple_item_asked_twice_is_answered_once():
+def test_a_simple_item_asked_twice_is_answered_once(tmp_path):
     """As Dovecot: UID and FLAGS once each; a section asked twice comes twice."""
-    session = _session()
+    session = _session(tmp_path)
     out = session.receive(b"d FETCH 1 (UID UID FLAGS FLAGS BODY.PEEK[1] BODY.PEEK[1])\r\n")
     assert out.count(b"UID 1") == 1 and out.count(b"FLAGS (") == 1, out
     assert out.count(b"BODY[1] ") == 2, out
