@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 from imapsession.observe.redact import secret_module, secret_name
+from imapsession.storage.liveness import pid_gone
 from imapsession.storage.modes import Modes
 
 log = logging.getLogger("imapsession")
@@ -124,16 +125,6 @@ def read_transcript(path: str) -> bytes:
     return data[start:end]
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
-
-
 REPORTED = ".reported.txt"  # a dump some session has already named in the log
 
 
@@ -157,7 +148,7 @@ def sweep_stacks(directory: str) -> int:
             continue
         path = os.path.join(directory, name)
         try:
-            if int(pid) == os.getpid() or not _pid_gone(int(pid)):
+            if int(pid) == os.getpid() or not pid_gone(int(pid)):
                 continue
             if os.stat(path).st_size == 0:
                 os.unlink(path)

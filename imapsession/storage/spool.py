@@ -18,6 +18,7 @@ import time
 from typing import BinaryIO
 
 from imapsession.storage.base import SpoolFile, StorageError
+from imapsession.storage.liveness import pid_gone
 from imapsession.storage.meta import crlf_size
 from imapsession.storage.modes import Modes
 
@@ -52,16 +53,7 @@ def _writer_dead(name: str) -> bool:
     match = _OURS.match(name)
     if match is None or match.group(2) != _hostname():
         return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
+    return pid_gone(int(match.group(1)))
 
 
 def sweep(tmp_dir: str, now: float | None = None) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from imapsession.storage.base import NoSuchMailbox, StorageError
+from imapsession.storage.liveness import pid_gone
 from imapsession.storage.modes import Modes
 
 log = logging.getLogger(__name__)
@@ -47,13 +48,7 @@ def _holder_gone(path: str) -> bool:
         return False
     if host != socket.gethostname() or not pid_text.isdigit():
         return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
+    return pid_gone(int(pid_text))
 
 
 def _stale(path: str) -> bool:

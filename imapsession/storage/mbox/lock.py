@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from imapsession.storage.base import MailboxInUse
+from imapsession.storage.liveness import pid_gone
 from imapsession.storage.modes import UNNAMED_UNSUPPORTED, Modes
 
 LOCK_TIMEOUT = float(os.environ.get("IMAPSESSION_MBOX_LOCK_TIMEOUT", "10"))
@@ -65,15 +66,7 @@ def _holder(text: bytes) -> int | None:
 
 
 def _dead(pid: int | None) -> bool:
-    if pid is None or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass
-    return False
+    return pid is not None and pid_gone(pid)
 
 
 def _read_lock(lock: str) -> tuple[bytes, os.stat_result] | None:
