@@ -50,7 +50,8 @@ def model_class(name: str) -> type:
 
 def replay_model(case: Case, transport: str, machine: type | None, session_factory) -> None:
     base = machine or model_class(case.meta.get("model", "fuzz.session_target:SessionMachine"))
-    attrs = {"transport": transport, "clock_start": clock_start(case)}
+    attrs = {"transport": transport, "clock_start": clock_start(case),
+             "backend": case.meta.get("backend", "maildir")}
     if session_factory is not None:
         attrs["session_factory"] = staticmethod(session_factory)
     instance = type(base.__name__, (base,), attrs)()
@@ -73,14 +74,15 @@ def check_parser(case: Case) -> None:
 
 def replay_transcript(case: Case, transport: str, session_factory=None) -> None:
     """The client's bytes with the harness's generic checks, a sync NOOP after each chunk."""
-    harness = Harness(transport, session_factory, clock_start(case))
+    harness = Harness(transport, session_factory, clock_start(case),
+                      case.meta.get("backend", "maildir"))
     idling: dict[str, str] = {}  # session -> the tag of its IDLE awaiting DONE
     try:
         for kind, who, data in case.steps:
             if kind == "open":
                 harness.open(who)
             elif kind == "deliver":
-                if who == "INBOX" or (Path(harness.root) / ("." + who)).is_dir():
+                if harness.has_box(who):
                     harness.deliver(who, data)
             elif kind != "send" or not harness.alive(who):
                 continue
