@@ -260,20 +260,7 @@ class Harness:
     # --- exchanges ---------------------------------------------------------------------
 
     def _parse(self, data: bytes) -> list[Response]:
-        raws, rest = split_responses(data)
-        if rest:
-            raise FuzzFailure(f"incomplete response at the end of output: {rest[:300]!r}")
-        out = []
-        for raw in raws:
-            if b"SERVERBUG" in raw:
-                raise FuzzFailure(f"server bug reported: {raw!r}")
-            if b"Traceback" in raw or b'File "' in raw:
-                raise FuzzFailure(f"traceback text on the wire: {raw[:300]!r}")
-            try:
-                out.append(parse_response(raw))
-            except ResponseSyntaxError as exc:
-                raise FuzzFailure(f"response violates RFC 3501 syntax: {exc}") from None
-        return out
+        return parse_all(data)
 
     def exchange(self, sid: str, data: bytes, sent: list[Sent], *, broken: bool = False,
                  until_continuation: bool = False) -> list[tuple[Sent | None, list[Response], Response | None]]:
@@ -402,6 +389,24 @@ class Harness:
         elif r.name == "OK" and r.code == "UIDNEXT" and current is not None \
                 and current.name in ("SELECT", "EXAMINE"):
             view.uidnext = r.code_data
+
+
+def parse_all(data: bytes) -> list[Response]:
+    """Every response in ``data``, strictly parsed; no SERVERBUG, traceback or partial line."""
+    raws, rest = split_responses(data)
+    if rest:
+        raise FuzzFailure(f"incomplete response at the end of output: {rest[:300]!r}")
+    out = []
+    for raw in raws:
+        if b"SERVERBUG" in raw:
+            raise FuzzFailure(f"server bug reported: {raw!r}")
+        if b"Traceback" in raw or b'File "' in raw:
+            raise FuzzFailure(f"traceback text on the wire: {raw[:300]!r}")
+        try:
+            out.append(parse_response(raw))
+        except ResponseSyntaxError as exc:
+            raise FuzzFailure(f"response violates RFC 3501 syntax: {exc}") from None
+    return out
 
 
 def _check_ascending(uids: list[int | None]) -> None:

@@ -1,6 +1,7 @@
 """Run a target for a time budget on a seed; keep a shrunk reproducer on failure.
 
-    python -m fuzz --target parser|session|binary --seconds N [--seed S]
+    python -m fuzz --target parser|session|binary|login|login-binary --seconds N [--seed S]
+    python -m fuzz --target session|binary --backend mbox ...   # mbox, an MDA appending
     python -m fuzz --target session --examples N --seed S [--clock fixed|real|EPOCH]
     python -m fuzz replay fuzz/corpus/FILE.imap     # re-run a reproducer, checks on
     python -m fuzz strip fuzz/corpus/FILE.imap      # session A's bytes, to pipe by hand
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import os
 import random
 import sys
 import time
@@ -103,13 +105,21 @@ def parser_test(stats: Stats, examples: int, last: list):
     return run
 
 
+LOGIN_TARGETS = {"login": "session", "login-binary": "binary"}  # target -> transport
+
+
 def session_test(stats: Stats, examples: int, transport: str, machine=None,
                  clock_start: float | None = FIXED_CLOCK, backend: str = "maildir"):
     from hypothesis.stateful import get_state_machine_test
 
-    from fuzz import session_target
+    if transport in LOGIN_TARGETS:
+        from fuzz.login_target import LoginMachine
 
-    base = machine or session_target.SessionMachine
+        base, transport = machine or LoginMachine, LOGIN_TARGETS[transport]
+    else:
+        from fuzz import session_target
+
+        base = machine or session_target.SessionMachine
 
     class Counted(base):
         def __init__(self):
@@ -150,7 +160,7 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
     last: list = []
     bound_shrinking(shrink_seconds)
     if batch is None:
-        batch = 5 if target == "binary" else 100
+        batch = 5 if target in ("binary", "login-binary") else 100
     # the server logs each internal error with a traceback: the reproducer says it all
     server_log = logging.getLogger("imapsession")
     was_disabled, server_log.disabled = server_log.disabled, True
@@ -187,7 +197,8 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
                     transcript = LAST[0].h.transcript if LAST else []
                     meta = {"target": target,
                             "model": getattr(LAST[0], "model_name", "") if LAST else "",
-                            "transport": target, "backend": backend,
+                            "transport": LOGIN_TARGETS.get(target, target),
+                            "backend": backend,
                             "clock": "real" if clock_start is None else repr(clock_start)}
                 path = write_transcript(transcript, header, corpus, meta)
                 return stats, path, error
@@ -204,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return helper(argv)
     parser = argparse.ArgumentParser(prog="python -m fuzz")
-    parser.add_argument("--target", choices=["parser", "session", "binary"], required=True)
+    parser.add_argument("--target", required=True,
+                        choices=["parser", "session", "binary", "login", "login-binary"])
     parser.add_argument("--backend", choices=["maildir", "mbox"], default="maildir",
                         help="the store under the session and binary targets (mbox: one "
                              "file per mailbox, an MDA appending under dot-lock and fcntl)")
@@ -223,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         clock_start = float(args.clock)
     seconds = float("inf") if args.examples is not None else args.seconds
     start = time.monotonic()
-    if args.target == "parser" and args.backend != "maildir":
-        parser.error("the parser target has no store: --backend is for session and binary")
+    if args.target not in ("session", "binary") and args.backend != "maildir":
+        parser.error("--backend is for the session and binary targets")
+    if args.target == "login-binary" and os.geteuid() != 0:
+        parser.error("login-binary runs login mode, which changes uid: run it as root")
     stats, path, error = run_target(args.target, seconds, first, max_examples=args.examples,
                                     clock_start=clock_start, backend=args.backend)
     elapsed = time.monotonic() - start

@@ -88,8 +88,8 @@ def test_a_session_never_told_of_flag_changes_is_caught(tmp_path):
     found = []
     for seed in range(5):
         stats, path, error = run_target("session", 600, seed, machine=NeverTellsMachine,
-                                        corpus=tmp_path / str(seed), max_examples=100,
-                                        batch=100, shrink_seconds=3)
+                                        corpus=tmp_path / str(seed), max_examples=200,
+                                        batch=200, shrink_seconds=3)
         if path is not None:
             assert "flags" in error or "FLAGS" in error, error
             found.append(path)
