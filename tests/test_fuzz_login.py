@@ -4,6 +4,9 @@ Each new check is shown to fail on a planted bug: a refusal that repeats the
 password, a child given the post-login limits, a child that answers SELECT before
 login with mailbox data. The real program (login mode needs root) is planted
 through a ``sitecustomize`` on its PYTHONPATH.
+
+Measured (3 seeds each, in process): the echo found after 47 to 64 examples, the
+limits after 18 to 67, the early SELECT after 14 to 49 (shrinking included).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class SelectsBeforeLoginMachine(login_target.LoginMachine):
     session_factory = SelectsBeforeLogin
 
 
-def find(machine, tmp_path, examples=300, seeds=range(3)):
+def find(machine, tmp_path, examples=150, seeds=range(3)):
     found = []
     for seed in seeds:
         stats, path, error = run_target("login", 600, seed, machine=machine,
@@ -115,17 +118,18 @@ Session.login_failed = login_failed
 @needs_root
 def test_login_binary_passes_and_finds_a_planted_echo(tmp_path, monkeypatch):
     stats, path, error = run_target("login-binary", 600, 3, corpus=tmp_path / "real",
-                                    max_examples=5)
+                                    max_examples=2)
     assert path is None, error
     plant = tmp_path / "plant"
     plant.mkdir()
     (plant / "sitecustomize.py").write_text(SITECUSTOMIZE)
     monkeypatch.setattr(login_wire.LoginBinary, "extra_path", (str(plant),))
     found = []
-    for seed in range(3):
+    for seed in range(3):  # measured: found in the first example of seeds 0, 1 and 2
         stats, path, error = run_target("login-binary", 600, seed, corpus=tmp_path / str(seed),
-                                        max_examples=10, batch=10, shrink_seconds=3)
+                                        max_examples=6, batch=6, shrink_seconds=3)
         if path is not None:
             assert "credential" in error, error
             found.append(path)
+            break
     assert found, "the planted password echo in the real login mode was not found"
