@@ -96,9 +96,12 @@ class Binary:
     """The real ``imapsession`` program on a pipe pair."""
 
     TIMEOUT = 10.0
+    # tests plant a bug in the real program through a sitecustomize on this path
+    extra_path: tuple[str, ...] = ()
 
     def __init__(self, location: str, session_factory=None):
-        env = dict(os.environ, MAIL=location, PYTHONPATH=str(REPO))
+        env = dict(os.environ, MAIL=location,
+                   PYTHONPATH=os.pathsep.join([*self.extra_path, str(REPO)]))
         env.pop(clock.ENVIRONMENT, None)
         if clock.injected():  # the program's wall time, frozen where the fuzzer's is now
             env[clock.ENVIRONMENT] = repr(clock.now())

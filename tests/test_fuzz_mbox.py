@@ -2,7 +2,8 @@
 
 The MDA (``fuzz/mda.py``) writes as postfix's local does: dot-lock, fcntl lock,
 From line, ``>From`` quoting. The planted COPY race (``tests/planted_copy.py``) is
-found on mbox too, and its saved case names the backend, so it replays on mbox.
+found on mbox too, in process and through the real program, and its saved case
+names the backend, so it replays on mbox.
 """
 
 from __future__ import annotations
@@ -64,3 +65,48 @@ def test_real_session_on_mbox_passes(tmp_path):
                                     backend="mbox")
     assert path is None, error
     assert stats.examples >= 60
+
+
+SITECUSTOMIZE = '''
+import sys
+
+sys.path.append(TESTS)
+from planted_copy import skipping  # noqa: E402
+from imapsession.session import Session  # noqa: E402
+
+_dispatch = Session._dispatch
+
+
+def dispatch(self, command, entry):
+    mailbox = self.view.mailbox if self.view is not None else None
+    if command.name not in ("COPY", "MOVE") or mailbox is None:
+        return _dispatch(self, command, entry)
+    mailbox.copy_to = skipping(mailbox.copy_to)
+    mailbox.move_to = skipping(mailbox.move_to)
+    try:
+        return _dispatch(self, command, entry)
+    finally:
+        del mailbox.copy_to, mailbox.move_to
+
+
+Session._dispatch = dispatch
+'''
+
+
+def test_binary_on_mbox_finds_the_planted_copy_race(tmp_path, monkeypatch):
+    """The real program on mbox, the old COPY put back through a sitecustomize.
+
+    Without the plant the same run (seed 1, 40 examples) passes: measured 20 s.
+    """
+    from fuzz import harness
+
+    plant = tmp_path / "plant"
+    plant.mkdir()
+    tests = os.path.dirname(os.path.abspath(__file__))
+    (plant / "sitecustomize.py").write_text(f"TESTS = {tests!r}\n" + SITECUSTOMIZE)
+    monkeypatch.setattr(harness.Binary, "extra_path", (str(plant),))
+    stats, path, error = run_target("binary", 600, 1, corpus=tmp_path / "case",
+                                    max_examples=40, batch=40, shrink_seconds=3,
+                                    backend="mbox")
+    assert path is not None, f"not found in {stats.examples} examples"
+    assert "expected NO" in error, error
