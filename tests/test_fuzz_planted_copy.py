@@ -5,7 +5,7 @@ another session had expunged and answered OK for the rest. The session target
 (its ``race`` op: one session expunges or moves, the other copies unsynced) must
 find it within ``MAX_EXAMPLES`` on at least 9 of 10 fixed seeds, and the saved
 case must fail its replay on the planted server and pass on the real one.
-Measured: 10 of 10 seeds, after 24 to 258 examples (shrinking included), ~60 s.
+Measured: 10 of 10 seeds, after 20 to 184 examples (shrinking included), 60 to 80 s.
 """
 
 from __future__ import annotations
