@@ -7,6 +7,7 @@ A case is text a person can read and pipe to the server by hand::
     #! target session                                 # which fuzz target found it
     #! model fuzz.session_target:SessionMachine       # the state machine that checked it
     #! transport session                              # in-process session, or binary
+    #! backend maildir                                # maildir or mbox (none: maildir)
     #! clock 1767225600.0                             # the fixed clock's start, or real
     #! open A
     #! step {"rule":"select","args":{...},"draws":[...]}   # one rule call, values drawn
@@ -32,7 +33,7 @@ from fuzz.steps import dump_step, load_step
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MARK = b"#! "
 FORMAT = "2"
-META = ("format", "target", "model", "transport", "clock", "check")
+META = ("format", "target", "model", "transport", "backend", "clock", "check")
 
 
 @attrs.define

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import attrs
 
+from fuzz import mda
 from fuzz.responses import Response, ResponseSyntaxError, parse_response, split_responses
 from imapsession import clock
 
@@ -65,11 +66,12 @@ class ClientView:
 class InProcess:
     """A ``Session`` in this process, on its own store object (as a process would have)."""
 
-    def __init__(self, root: str, session_factory=None):
+    def __init__(self, location: str, session_factory=None):
+        from imapsession.config import MailLocation
         from imapsession.session import Session
-        from imapsession.storage.maildir import open_maildir
+        from imapsession.storage import open_store
 
-        self.store = open_maildir(root)
+        self.store = open_store(MailLocation.parse(location, "/nonexistent"))
         factory = session_factory or Session
         self.session = factory(self.store, "fuzz")
 
@@ -94,9 +96,12 @@ class Binary:
     """The real ``imapsession`` program on a pipe pair."""
 
     TIMEOUT = 10.0
+    # tests plant a bug in the real program through a sitecustomize on this path
+    extra_path: tuple[str, ...] = ()
 
-    def __init__(self, root: str, session_factory=None):
-        env = dict(os.environ, MAIL=f"maildir:{root}", PYTHONPATH=str(REPO))
+    def __init__(self, location: str, session_factory=None):
+        env = dict(os.environ, MAIL=location,
+                   PYTHONPATH=os.pathsep.join([*self.extra_path, str(REPO)]))
         env.pop(clock.ENVIRONMENT, None)
         if clock.injected():  # the program's wall time, frozen where the fuzzer's is now
             env[clock.ENVIRONMENT] = repr(clock.now())
@@ -159,6 +164,7 @@ class Binary:
 
 
 TRANSPORTS = {"session": InProcess, "binary": Binary}
+BACKENDS = ("maildir", "mbox")
 
 
 # --- the harness --------------------------------------------------------------------
@@ -183,15 +189,21 @@ class Harness:
     """One maildir, several sessions on it, generic checks, and the transcript."""
 
     def __init__(self, transport: str = "session", session_factory=None,
-                 clock_start: float | None = None):
+                 clock_start: float | None = None, backend: str = "maildir"):
         """``clock_start``: install a fixed clock there (both the fuzzer's and an
-        in-process server's time), moved one second per exchange, so a run repeats."""
+        in-process server's time), moved one second per exchange, so a run repeats.
+        ``backend``: ``maildir``, or ``mbox`` (one file per mailbox, INBOX ``inbox``)."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend {backend!r}: one of {BACKENDS}")
         self.clock = None if clock_start is None else clock.FixedClock(clock_start)
         if self.clock is not None:
             clock.install(self.clock)
+        self.backend = backend
         self.tmp = tempfile.mkdtemp(prefix="imapfuzz-", dir=scratch_dir())
-        self.root = os.path.join(self.tmp, "Maildir")
+        self.root = os.path.join(self.tmp, "Maildir" if backend == "maildir" else "mail")
         os.makedirs(self.root)
+        self.location = (f"maildir:{self.root}" if backend == "maildir"
+                         else f"mbox:{self.root}:INBOX={self.box_path('INBOX')}")
         self.transport_class = TRANSPORTS[transport]
         self.session_factory = session_factory
         self.sessions: dict[str, object] = {}
@@ -201,7 +213,7 @@ class Harness:
         self.delivered = 0
 
     def open(self, sid: str) -> Response:
-        transport = self.transport_class(self.root, self.session_factory)
+        transport = self.transport_class(self.location, self.session_factory)
         self.sessions[sid] = transport
         self.views[sid] = ClientView()
         self.transcript.append(("open", sid, b""))
@@ -227,36 +239,31 @@ class Harness:
 
     # --- outside delivery --------------------------------------------------------------
 
+    def box_path(self, box: str) -> str:
+        """Where ``box`` lives: a maildir folder, or an mbox file."""
+        if self.backend == "mbox":
+            return os.path.join(self.root, "inbox" if box == "INBOX" else box)
+        return self.root if box == "INBOX" else os.path.join(self.root, "." + box)
+
+    def has_box(self, box: str) -> bool:
+        return box == "INBOX" or os.path.exists(self.box_path(box))
+
     def deliver(self, box: str, message: bytes) -> None:
-        """An MDA drops a message into ``new/``, as procmail or dovecot-lda would."""
-        folder = self.root if box == "INBOX" else os.path.join(self.root, "." + box)
+        """An MDA delivers a message into ``box`` (``fuzz/mda.py``), as procmail would."""
         self.delivered += 1
-        name = f"{int(clock.now())}.fuzz{self.delivered}_{os.getpid()}.fuzzhost"
-        tmp = os.path.join(folder, "tmp", name)
-        with open(tmp, "wb") as handle:
-            handle.write(message)
-        if self.clock is not None:  # its INTERNALDATE, on the fuzzer's clock
-            os.utime(tmp, (clock.now(), clock.now()))
-        os.rename(tmp, os.path.join(folder, "new", name))
+        when = clock.now() if self.clock is not None else None
+        if self.backend == "mbox":
+            mda.deliver_mbox(self.box_path(box), message, time.time() if when is None else when,
+                             create=box == "INBOX")
+        else:
+            name = f"{int(clock.now())}.fuzz{self.delivered}_{os.getpid()}.fuzzhost"
+            mda.deliver_maildir(self.box_path(box), name, message, when)
         self.transcript.append(("deliver", box, message))
 
     # --- exchanges ---------------------------------------------------------------------
 
     def _parse(self, data: bytes) -> list[Response]:
-        raws, rest = split_responses(data)
-        if rest:
-            raise FuzzFailure(f"incomplete response at the end of output: {rest[:300]!r}")
-        out = []
-        for raw in raws:
-            if b"SERVERBUG" in raw:
-                raise FuzzFailure(f"server bug reported: {raw!r}")
-            if b"Traceback" in raw or b'File "' in raw:
-                raise FuzzFailure(f"traceback text on the wire: {raw[:300]!r}")
-            try:
-                out.append(parse_response(raw))
-            except ResponseSyntaxError as exc:
-                raise FuzzFailure(f"response violates RFC 3501 syntax: {exc}") from None
-        return out
+        return parse_all(data)
 
     def exchange(self, sid: str, data: bytes, sent: list[Sent], *, broken: bool = False,
                  until_continuation: bool = False) -> list[tuple[Sent | None, list[Response], Response | None]]:
@@ -385,6 +392,24 @@ class Harness:
         elif r.name == "OK" and r.code == "UIDNEXT" and current is not None \
                 and current.name in ("SELECT", "EXAMINE"):
             view.uidnext = r.code_data
+
+
+def parse_all(data: bytes) -> list[Response]:
+    """Every response in ``data``, strictly parsed; no SERVERBUG, traceback or partial line."""
+    raws, rest = split_responses(data)
+    if rest:
+        raise FuzzFailure(f"incomplete response at the end of output: {rest[:300]!r}")
+    out = []
+    for raw in raws:
+        if b"SERVERBUG" in raw:
+            raise FuzzFailure(f"server bug reported: {raw!r}")
+        if b"Traceback" in raw or b'File "' in raw:
+            raise FuzzFailure(f"traceback text on the wire: {raw[:300]!r}")
+        try:
+            out.append(parse_response(raw))
+        except ResponseSyntaxError as exc:
+            raise FuzzFailure(f"response violates RFC 3501 syntax: {exc}") from None
+    return out
 
 
 def _check_ascending(uids: list[int | None]) -> None:

@@ -1,6 +1,7 @@
 """Run a target for a time budget on a seed; keep a shrunk reproducer on failure.
 
-    python -m fuzz --target parser|session|binary --seconds N [--seed S]
+    python -m fuzz --target parser|session|binary|login|login-binary --seconds N [--seed S]
+    python -m fuzz --target session|binary --backend mbox ...   # mbox, an MDA appending
     python -m fuzz --target session --examples N --seed S [--clock fixed|real|EPOCH]
     python -m fuzz replay fuzz/corpus/FILE.imap     # re-run a reproducer, checks on
     python -m fuzz strip fuzz/corpus/FILE.imap      # session A's bytes, to pipe by hand
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import os
 import random
 import sys
 import time
@@ -66,6 +68,9 @@ def bound_shrinking(seconds: float) -> None:
     engine.MAX_SHRINKING_SECONDS = max(1, int(seconds))
 
 
+BY_HAND = {"maildir": "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root",
+           "mbox": "(d=$(mktemp -d); MAIL=mbox:$d:INBOX=$d/inbox python -m imapsession "
+                   "--allow-root)"}
 STEPS = 80  # rules per session example (Hypothesis's stateful_step_count)
 FIXED_CLOCK = 1767225600.0  # 2026-01-01T00:00:00Z: where --clock fixed starts
 
@@ -100,13 +105,21 @@ def parser_test(stats: Stats, examples: int, last: list):
     return run
 
 
+LOGIN_TARGETS = {"login": "session", "login-binary": "binary"}  # target -> transport
+
+
 def session_test(stats: Stats, examples: int, transport: str, machine=None,
-                 clock_start: float | None = FIXED_CLOCK):
+                 clock_start: float | None = FIXED_CLOCK, backend: str = "maildir"):
     from hypothesis.stateful import get_state_machine_test
 
-    from fuzz import session_target
+    if transport in LOGIN_TARGETS:
+        from fuzz.login_target import LoginMachine
 
-    base = machine or session_target.SessionMachine
+        base, transport = machine or LoginMachine, LOGIN_TARGETS[transport]
+    else:
+        from fuzz import session_target
+
+        base = machine or session_target.SessionMachine
 
     class Counted(base):
         def __init__(self):
@@ -120,6 +133,7 @@ def session_test(stats: Stats, examples: int, transport: str, machine=None,
 
     Counted.transport = transport
     Counted.clock_start = clock_start
+    Counted.backend = backend
     Counted.__name__ = base.__name__
     Counted.model_name = f"{base.__module__}:{base.__qualname__}"
     return get_state_machine_test(Counted, settings=_settings(examples))
@@ -136,7 +150,7 @@ def batch_seed(first_seed: int, index: int) -> int:
 def run_target(target: str, seconds: float, first_seed: int, *, batch: int | None = None,
                machine=None, corpus: Path = CORPUS, max_examples: int | None = None,
                shrink_seconds: float = 60, clock_start: float | None = FIXED_CLOCK,
-               ) -> tuple[Stats, Path | None, str | None]:
+               backend: str = "maildir") -> tuple[Stats, Path | None, str | None]:
     """Run batches until the budget (or ``max_examples``) is spent or something fails.
 
     The budget is checked between batches (a batch overruns it by a few seconds at
@@ -146,7 +160,7 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
     last: list = []
     bound_shrinking(shrink_seconds)
     if batch is None:
-        batch = 5 if target == "binary" else 100
+        batch = 5 if target in ("binary", "login-binary") else 100
     # the server logs each internal error with a traceback: the reproducer says it all
     server_log = logging.getLogger("imapsession")
     was_disabled, server_log.disabled = server_log.disabled, True
@@ -161,18 +175,18 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
             if target == "parser":
                 test = parser_test(stats, size, last)
             else:
-                test = session_test(stats, size, target, machine, clock_start)
+                test = session_test(stats, size, target, machine, clock_start, backend)
             current = batch_seed(first_seed, index)
             try:
                 seed(current)(test)()
             except Exception as exc:  # noqa: BLE001 - every failure is reported with its case
                 error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-                header = [f"target {target} seed {first_seed} (batch {index}, "
+                name = target if backend == "maildir" else f"{target}-{backend}"
+                header = [f"target {name} seed {first_seed} (batch {index}, "
                           f"hypothesis seed {current})",
                           f"expected failure (before the fix): {error[:2000]}",
                           "replay: python -m fuzz replay THIS_FILE",
-                          "by hand: python -m fuzz strip THIS_FILE | "
-                          "MAIL=maildir:$(mktemp -d)/M python -m imapsession --allow-root"]
+                          "by hand: python -m fuzz strip THIS_FILE | " + BY_HAND[backend]]
                 if target == "parser":
                     transcript = [("open", "A", b""), ("send", "A", last[0] if last else b"")]
                     meta = {"target": target, "check": last[1] if last else "broken",
@@ -183,7 +197,8 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
                     transcript = LAST[0].h.transcript if LAST else []
                     meta = {"target": target,
                             "model": getattr(LAST[0], "model_name", "") if LAST else "",
-                            "transport": target,
+                            "transport": LOGIN_TARGETS.get(target, target),
+                            "backend": backend,
                             "clock": "real" if clock_start is None else repr(clock_start)}
                 path = write_transcript(transcript, header, corpus, meta)
                 return stats, path, error
@@ -196,18 +211,15 @@ def run_target(target: str, seconds: float, first_seed: int, *, batch: int | Non
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("replay", "strip"):
-        if argv[0] == "strip":
-            sys.stdout.buffer.write(strip(Path(argv[1])))
-            return 0
-        try:
-            replay(Path(argv[1]), argv[2] if len(argv) > 2 else None)
-        except AssertionError as exc:
-            print(f"FAIL {argv[1]}: {exc}")
-            return 1
-        print(f"ok {argv[1]}")
-        return 0
+        from fuzz.tools import helper
+
+        return helper(argv)
     parser = argparse.ArgumentParser(prog="python -m fuzz")
-    parser.add_argument("--target", choices=["parser", "session", "binary"], required=True)
+    parser.add_argument("--target", required=True,
+                        choices=["parser", "session", "binary", "login", "login-binary"])
+    parser.add_argument("--backend", choices=["maildir", "mbox"], default="maildir",
+                        help="the store under the session and binary targets (mbox: one "
+                             "file per mailbox, an MDA appending under dot-lock and fcntl)")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--examples", type=int, default=None,
                         help="run exactly this many examples (the time budget is then off): "
@@ -223,10 +235,14 @@ def main(argv: list[str] | None = None) -> int:
         clock_start = float(args.clock)
     seconds = float("inf") if args.examples is not None else args.seconds
     start = time.monotonic()
+    if args.target not in ("session", "binary") and args.backend != "maildir":
+        parser.error("--backend is for the session and binary targets")
+    if args.target == "login-binary" and os.geteuid() != 0:
+        parser.error("login-binary runs login mode, which changes uid: run it as root")
     stats, path, error = run_target(args.target, seconds, first, max_examples=args.examples,
-                                    clock_start=clock_start)
+                                    clock_start=clock_start, backend=args.backend)
     elapsed = time.monotonic() - start
-    print(f"target={args.target} seed={first} seconds={elapsed:.1f} examples={stats.examples} "
+    print(f"target={args.target} backend={args.backend} seed={first} seconds={elapsed:.1f} examples={stats.examples} "
           f"commands={stats.commands} commands/s={stats.commands / max(elapsed, 1e-9):.0f} "
           f"failures={1 if path else 0} digest={stats.digest.hexdigest()[:12]}")
     if path:

@@ -27,6 +27,7 @@ from fuzz.machine.expunge import ExpungeRules
 from fuzz.machine.fetch import FetchRules, GrammarFetchRules
 from fuzz.machine.incoming import IncomingRules
 from fuzz.machine.mailboxes import MailboxRules
+from fuzz.machine.race import RaceRules
 from fuzz.machine.search import GrammarSearchRules, SearchRules
 from fuzz.machine.store import StoreRules
 from imapsession.protocol.command import Command
@@ -34,7 +35,7 @@ from imapsession.protocol.command import Command
 
 class SessionMachine(ConnectionRules, MailboxRules, IncomingRules, StoreRules, FetchRules,
                      SearchRules, ExpungeRules, CopyMoveRules, EdgeRules, GrammarFetchRules,
-                     GrammarSearchRules):
+                     GrammarSearchRules, RaceRules):
     """The rules of every family, on the plumbing of ``MachineBase``."""
 
     def op_check_view(self, data, sid):
@@ -77,6 +78,8 @@ class SessionMachine(ConnectionRules, MailboxRules, IncomingRules, StoreRules, F
 WEIGHTS = {"select": 3, "in_selected": 8, "create": 2}
 SELECTED_OPS = (["store"] * 4 + ["fetch"] * 4 + ["copy"] * 4 + ["search"] * 3
                 + ["expunge"] * 3 + ["check_view"] * 3 + ["close"]
+                # one session expunges or moves, the other copies unsynced (fuzz/machine/race.py)
+                + ["race"] * 3
                 # whatever the grammar accepts (fuzz/strategies.py draws from its tables)
                 + ["fetch_any"] * 2 + ["search_any"] * 2)
 

@@ -29,7 +29,7 @@ def test_hypothesis_is_pinned_to_the_installed_version():
 def test_ci_counts_examples_not_seconds():
     script = (REPO / "fuzz" / "ci.sh").read_text()
     runs = [line for line in script.splitlines() if " -m fuzz " in line]
-    assert len(runs) == 3 and all("--examples" in r and "--seconds" not in r for r in runs)
+    assert len(runs) == 7 and all("--examples" in r and "--seconds" not in r for r in runs)
 
 
 def test_same_seed_and_count_same_run(tmp_path):

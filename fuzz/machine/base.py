@@ -37,13 +37,14 @@ class MachineBase(RuleBasedStateMachine):
     """Plumbing for the rules: connections, tags, pipelined actions and the cache check."""
 
     transport = "session"
+    backend = "maildir"  # or "mbox" (fuzz/harness.py)
     session_factory = None
     clock_start: float | None = None  # a fixed clock for the run (fuzz/harness.py)
 
     def __init__(self):
         super().__init__()
         LAST[:] = [self]
-        self.h = Harness(self.transport, self.session_factory, self.clock_start)
+        self.h = Harness(self.transport, self.session_factory, self.clock_start, self.backend)
         self.model = Model()
         self.tags = itertools.count(1)
         self.enc = Encoder(random.Random(0))

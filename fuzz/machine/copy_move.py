@@ -20,6 +20,11 @@ class CopyMoveRules(MachineBase):
             return
         by_uid = data.draw(st.booleans())
         text, uids = self._targets(sid, data, by_uid)
+        self._run(sid, [self._copy_action(sid, move, target, by_uid, text, uids)])
+
+    def _copy_action(self, sid: str, move: bool, target: str, by_uid: bool, text: bytes,
+                     uids: list) -> Action:
+        """COPY or MOVE of ``text`` (naming ``uids`` in the client's view now) into ``target``."""
         hidden = by_uid and None in self.h.views[sid].uids
         empty_seq = not by_uid and not self.h.views[sid].uids
         readonly = self.selected[sid][1]
@@ -67,4 +72,4 @@ class CopyMoveRules(MachineBase):
                     box.gone.add(msg.uid)
         wire = lambda t: (t.encode() + (b" UID " if by_uid else b" ") + verb.encode() + b" "  # noqa: E731
                           + text + b" " + target.encode() + b"\r\n")
-        self._run(sid, [Action(verb, wire, check, by_uid)])
+        return Action(verb, wire, check, by_uid)
