@@ -38,10 +38,12 @@ def mbox_entry(message: bytes, when: float, sender: str = "MAILER-DAEMON") -> by
     return f"From {sender}  {stamp}\n".encode() + text + b"\n"
 
 
-def deliver_mbox(path: str, message: bytes, when: float, *, create: bool = False) -> None:
+def deliver_mbox(path: str, message: bytes, when: float, *, create: bool = False,
+                 sender: str = "MAILER-DAEMON") -> None:
     """Append to the mbox at ``path`` under its dot-lock and an fcntl write lock.
 
     ``create``: make the file if it is missing, as MDAs do for a spool INBOX.
+    (The tests' ``mbox_helpers.deliver`` is this too.)
     """
     lock = path + ".lock"
     deadline = time.monotonic() + LOCK_WAIT
@@ -59,7 +61,7 @@ def deliver_mbox(path: str, message: bytes, when: float, *, create: bool = False
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | (os.O_CREAT if create else 0), 0o600)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)
-            os.write(fd, mbox_entry(message, when))
+            os.write(fd, mbox_entry(message, when, sender))
             fcntl.lockf(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)

@@ -9,12 +9,12 @@ transcripts run unchanged on both backends.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import time
 from pathlib import Path
 
+from fuzz.mda import deliver_mbox
 from imapproc import DOVECOT_IMAP, NOBODY, ImapProcess, ours_argv, ours_env, spawn
 
 DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
@@ -23,34 +23,8 @@ DOVECOT_LDA = "/usr/lib/dovecot/dovecot-lda"
 def deliver(mbox: str | Path, message: bytes, date: float | None = None,
             sender: str = "MAILER-DAEMON") -> None:
     """Append ``message`` (LF or CRLF) to ``mbox`` under dot-lock and fcntl, as an MDA."""
-    mbox = str(mbox)
-    lock = mbox + ".lock"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            break
-        except FileExistsError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-    try:
-        fd = os.open(mbox, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            text = message.replace(b"\r\n", b"\n")
-            if text.startswith(b"From "):
-                text = b">" + text
-            text = text.replace(b"\nFrom ", b"\n>From ")
-            if not text.endswith(b"\n"):
-                text += b"\n"
-            stamp = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(date))
-            os.write(fd, f"From {sender}  {stamp}\n".encode() + text + b"\n")
-            fcntl.lockf(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-    finally:
-        os.unlink(lock)
+    deliver_mbox(str(mbox), message, time.time() if date is None else date, create=True,
+                 sender=sender)
 
 
 def drain_new(root: Path, inbox: Path) -> None:
