@@ -11,9 +11,10 @@ dot-locks) are counted.
 
 ``IMAPSESSION_CRASH_TRIALS`` (default 7) is the number of trials per backend and
 operation; the default keeps the whole module under a minute or two of CI time.
-A category listed in ``KNOWN`` is an open issue-14 item: counted and reported,
-not failed here; ``test_known_finding`` shows each at a fixed kill point and is
-marked xfail(strict=True), so fixing one fails the suite until its mark goes.
+Every finding fails, leftovers included. Each item found and fixed is kept in
+``FIXED_CASES`` at the kill point that showed it (``test_fixed_at_its_kill_point``);
+an item found and not yet fixed goes there too, marked xfail(strict=True) with the
+issue it belongs to, so that fixing it fails the suite until its mark goes.
 Figures go to the terminal summary (and to ``IMAPSESSION_CRASH_REPORT`` as JSON).
 """
 
@@ -51,10 +52,8 @@ OPS = {
     "RENAME": Op(None, "RENAME Other Renamed"),
 }
 BACKENDS = ("maildir", "mbox")
-# Open issue-14 items, each shown at a fixed kill point by test_known_finding:
-# (backend, operation, category, (anchor syscall or None, syscall, n-th after it), why)
-KNOWN_CASES: list[tuple[str, str, str, tuple, str]] = []  # none open today
-# Items fixed since, each kept at the kill point that showed it
+# Items found and fixed, each kept at the kill point that showed it:
+# (backend, operation, category, (anchor syscall or None, syscall, n-th after it))
 FIXED_CASES = [
     # killed after the directory rename, before the index commit: the folder came back
     # with a new UIDVALIDITY (maildir/folder.py now takes the old name's row over)
@@ -80,10 +79,6 @@ FIXED_CASES = [
     # session breaks it once its pid is dead (mbox/lock.py)
     ("mbox", "STORE", "leftovers", (None, "fsync", 1)),
 ]
-KNOWN: dict[tuple[str, str], set[str]] = {}
-for _backend, _op, _category, _point, _why in KNOWN_CASES:
-    KNOWN.setdefault((_backend, _op), set()).add(_category)
-
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None,
                                 reason="needs strace (apt-get install strace) to kill"
                                 " before chosen syscalls")
@@ -188,8 +183,7 @@ def test_kill_9_during(worlds, tmp_path, backend, op_name):
         "trials": len(plan), "syscall": sum(m[0] == "syscall" for m in plan),
         "random": sum(m[0] == "random" for m in plan), "inside": inside,
         "syscalls_in_operation": len(points), "findings": dict(findings), "leftovers": dict(kinds), "where": where}
-    allowed = KNOWN.get((backend, op_name), set()) | {"leftovers"}  # counted, per kind
-    wrong = {c: where[c] for c in findings if c not in allowed}
+    wrong = {c: where[c] for c in findings}
     assert not wrong, f"{backend} {op_name}: {wrong}"
     assert inside > 0, "no kill landed inside the operation: the plan misses it"
 
@@ -199,15 +193,6 @@ def _pick(points: list[tuple[str, int]], anchor: str | None, name: str, nth: int
     if anchor is not None:
         points = points[next(i for i, p in enumerate(points) if p[0] == anchor) + 1:]
     return ("syscall", *[p for p in points if p[0] == name][nth - 1])
-
-
-@pytest.mark.parametrize("backend,op_name,category,point", [
-    pytest.param(b, o, c, p, id=f"{b}-{o}-{c.replace(' ', '-')}",
-                 marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=why))
-    for b, o, c, p, why in KNOWN_CASES])
-def test_known_finding(worlds, tmp_path, backend, op_name, category, point):
-    """Each open item at a kill point where it shows every time (xfail until fixed)."""
-    _at_point(worlds, tmp_path, backend, op_name, category, point)
 
 
 @pytest.mark.parametrize("backend,op_name,category,point", [
