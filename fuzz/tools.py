@@ -56,6 +56,10 @@ def _run(name: str, args: list[str]) -> int:
     transport = args[1] if len(args) > 1 else None
     if transport is not None and transport not in TRANSPORTS:
         raise UsageError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    if (case.meta.get("target") == "login" and (transport or case.meta.get("transport")) == "binary"
+            and os.geteuid() != 0):
+        raise UsageError(f"{path} runs the real server in login mode, which needs root "
+                         "(it changes uid); replay it as root, or with the transport session")
     try:
         replay(path, transport)
     except AssertionError as exc:

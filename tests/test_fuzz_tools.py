@@ -61,3 +61,25 @@ def test_helpers_still_work():
     assert result.returncode == 0 and b" CREATE a\r\n" in result.stdout
     result = fuzz("replay", str(CASE))
     assert result.returncode == 0 and result.stdout.startswith(b"ok "), result
+
+
+def test_a_login_binary_case_as_non_root_says_it_needs_root():
+    """The login-binary target changes uid: replayed by an ordinary user, one line, no traceback."""
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's tmp_path is closed to nobody
+    try:
+        os.chmod(top, 0o755)
+        case = top / "login-binary.imap"
+        case.write_bytes(b"#! format 2\n#! target login\n#! model fuzz.login_target:LoginMachine\n"
+                         b"#! transport binary\n#! open A\n#! send A 12\na1 LOGOUT\r\n")
+        os.chmod(case, 0o644)
+        runner = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                  if os.geteuid() == 0 else [])
+        env = dict(os.environ, PYTHONPATH=str(REPO), HOME="/tmp")
+        result = subprocess.run([*runner, sys.executable, "-m", "fuzz", "replay", str(case)],
+                                capture_output=True, cwd="/", env=env, timeout=60)
+        one_line_error(result, b"needs root")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
