@@ -212,6 +212,11 @@ class Session:
         state is the more useful answer. The whole command, literals included, has
         been read by now, so answering either way keeps the framing in step.
         """
+        if exc.lone_word and self.state is State.NOT_AUTHENTICATED:
+            # before login a lone word may be a SASL response sent without waiting for
+            # the "+" of a refused AUTHENTICATE: never echo it back as a tag
+            self._bad(None, exc.text)
+            return
         entry = self.table.get(exc.name) if exc.name else None
         if entry is not None and self.state not in entry.states:
             assert exc.command is not None

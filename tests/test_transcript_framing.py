@@ -276,6 +276,23 @@ def test_a_one_word_line_is_a_tag_without_a_command(c, word):
     assert c.lines(b"n NOOP\r\n") == ["n OK NOOP completed."]
 
 
+def test_before_login_a_lone_word_is_not_echoed():
+    """A SASL response sent without waiting for the "+" of a refused AUTHENTICATE is one
+    word: before login it must not come back as a tag (it holds the credentials)."""
+    import base64
+
+    from imapsession.session import Session
+
+    session = Session(None, None)
+    session.login_secure = False  # a plain transport: AUTHENTICATE PLAIN is refused
+    session.greeting()
+    secret = base64.b64encode(b"\0bob\0Secret-Pass-1")
+    out = session.receive(b"a AUTHENTICATE PLAIN\r\n" + secret + b"\r\n")
+    assert secret not in out and b"Secret" not in out, out
+    assert out.endswith(b"* BAD Error in IMAP command: Missing command name\r\n"), out
+    assert session.receive(b"n NOOP\r\n") == b"n OK NOOP completed.\r\n"
+
+
 def test_eight_bit_in_a_command_is_bad(c):
     assert c.lines(b"a NO\xc3\x96P\r\n")[-1].startswith("a BAD ")
     assert c.lines(b"a SELECT INB\xc3\x96X\r\n")[-1].startswith("a BAD ")

@@ -28,7 +28,7 @@ def parse_command(frame: Frame) -> Command:
     try:
         tag = reader.tag()
         if reader.at_end():
-            raise ParseError("Missing command name")
+            raise ParseError("Missing command name", lone_word=True)
         reader.sp("command name")
         name = _command_name(reader, "command name")
         uid = False

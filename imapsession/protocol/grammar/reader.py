@@ -34,14 +34,16 @@ class ParseError(Exception):
 
     ``command`` is the name as the answer shows it (``UID FETCH``), ``name`` the
     command table's key (``FETCH``), so the session can check the state first.
+    ``lone_word``: the line was one word, read as a tag with no command.
     """
 
-    def __init__(self, text: str, tag: str | None = None):
+    def __init__(self, text: str, tag: str | None = None, lone_word: bool = False):
         super().__init__(text)
         self.text = text
         self.tag = tag
         self.command: str | None = None
         self.name: str | None = None
+        self.lone_word = lone_word
 
 
 class Reader:
