@@ -21,9 +21,9 @@ from imapsession.storage.flags import flags_from_text, flags_to_text
 from imapsession.storage.maildir.filenames import size_stem, vsize_from_base
 from imapsession.storage.maildir.folder import Folder
 from imapsession.storage.maildir.intent import clear_intent, undo_entry, write_intent
-from imapsession.storage.maildir.save import NO_LINK, fsync_dir
+from imapsession.storage.maildir.save import NO_LINK, fsync_dir, spool_copy
 from imapsession.storage.modes import Modes
-from imapsession.storage.spool import TmpSpool, unique_base
+from imapsession.storage.spool import unique_base
 
 
 def remove_messages(
@@ -194,17 +194,7 @@ def _link(src: str, tmp_dir: str, modes: Modes) -> str:
         except OSError as exc:
             if exc.errno not in NO_LINK:
                 raise
-            spool = TmpSpool(tmp_dir, modes)
-            try:
-                with open(src, "rb") as handle:
-                    while chunk := handle.read(1 << 20):
-                        spool.write(chunk)
-                st = os.stat(src)
-                os.utime(spool.finish(), ns=(st.st_atime_ns, st.st_mtime_ns))
-            except BaseException:
-                spool.discard()
-                raise
-            return os.path.basename(spool.path)
+            return os.path.basename(spool_copy(src, tmp_dir, modes).path)
     raise StorageError("could not find a unique file name")
 
 

@@ -24,9 +24,8 @@ import json
 import os
 import sqlite3
 
-from imapsession.storage.maildir.save import NO_LINK, fsync_dir
+from imapsession.storage.maildir.save import NO_LINK, fsync_dir, spool_copy
 from imapsession.storage.modes import Modes
-from imapsession.storage.spool import TmpSpool
 
 INTENT_NAME = "imapsession.copy-intent"
 
@@ -127,13 +126,8 @@ def _restore(copy: str, source_path: str, modes: Modes) -> None:
         if exc.errno not in NO_LINK:
             raise
     folder = os.path.dirname(os.path.dirname(source_path))
-    spool = TmpSpool(os.path.join(folder, "tmp"), modes)
+    spool = spool_copy(copy, os.path.join(folder, "tmp"), modes)
     try:
-        with open(copy, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                spool.write(chunk)
-        st = os.stat(copy)
-        os.utime(spool.finish(), ns=(st.st_atime_ns, st.st_mtime_ns))
         os.rename(spool.path, source_path)
     finally:
         spool.discard()

@@ -52,10 +52,10 @@ def link_unique(src: str, folder: str, subdir: str, stem: str, letters: str | No
     raise StorageError("could not find a unique file name")
 
 
-def copy_file(src: str, folder: str, stem: str, letters: str | None, modes: Modes,
-              sub: str = "cur") -> str:
-    """Cross-file-system copy: tmp/, fsync, same mtime, then link into cur/ (or new/)."""
-    spool = TmpSpool(os.path.join(folder, "tmp"), modes)
+def spool_copy(src: str, tmp_dir: str, modes: Modes) -> TmpSpool:
+    """A copy of ``src`` in ``tmp_dir``, fsynced, with its times: where a hard link cannot
+    be made. The caller links or renames it into place, then discards the spool."""
+    spool = TmpSpool(tmp_dir, modes)
     try:
         with open(src, "rb") as handle:
             while chunk := handle.read(1 << 20):
@@ -63,7 +63,18 @@ def copy_file(src: str, folder: str, stem: str, letters: str | None, modes: Mode
         path = spool.finish()
         st = os.stat(src)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-        return link_unique(path, folder, sub, stem, letters)
+    except BaseException:
+        spool.discard()
+        raise
+    return spool
+
+
+def copy_file(src: str, folder: str, stem: str, letters: str | None, modes: Modes,
+              sub: str = "cur") -> str:
+    """Cross-file-system copy: tmp/, fsync, same mtime, then link into cur/ (or new/)."""
+    spool = spool_copy(src, os.path.join(folder, "tmp"), modes)
+    try:
+        return link_unique(spool.path, folder, sub, stem, letters)
     finally:
         spool.discard()
 
